@@ -1,0 +1,177 @@
+"""Value types that flow through humanpose: arrays inside frozen dataclasses.
+
+Shapes and units are part of each type's contract; constructors check them so that a
+wrong shape fails where it is made, not three stages later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+from humanpose.errors import InvalidInputError
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+
+def _check_shape(name: str, array: NDArray[np.generic], shape: tuple[Optional[int], ...]) -> None:
+    ok = array.ndim == len(shape) and all(
+        want is None or got == want for got, want in zip(array.shape, shape))
+    if not ok:
+        wanted = ', '.join('*' if s is None else str(s) for s in shape)
+        raise InvalidInputError(f'{name} must have shape ({wanted}), got {array.shape}')
+
+
+@dataclass(frozen=True)
+class Detections:
+    """People found in one image.
+
+    :param boxes: (N, 4) float32, x_min, y_min, x_max, y_max in image pixels.
+    :param scores: (N,) float32, person confidence in [0, 1].
+    """
+
+    boxes: F32
+    scores: F32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'boxes', np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4))
+        object.__setattr__(self, 'scores', np.asarray(self.scores, dtype=np.float32).reshape(-1))
+        if len(self.scores) != len(self.boxes):
+            raise InvalidInputError(
+                f'{len(self.boxes)} boxes but {len(self.scores)} scores; give one score per box')
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Whole-body poses of the people in one image.
+
+    :param keypoints: (N, K, 2) float32, pixels of the source image (x right, y down,
+        centre of the top-left pixel at (0, 0)).
+    :param confidence: (N, K) float32 in [0, 1], normalised as the model's codec defines
+        keypoint visibility.
+    :param scores: (N, K) float32, the network's raw keypoint scores (not probabilities).
+    :param boxes: (N, 4) float32, the person boxes the poses were estimated in (xyxy px).
+    :param box_scores: (N,) float32 in [0, 1], person confidence.
+    :param skeleton: name of the keypoint layout (see :mod:`humanpose.skeletons`).
+    :param ids: N track ids (empty strings when tracking is off), or () for "no ids".
+    :param keypoints_3d: (N, K, 3) float32 metres in the camera optical frame, NaN where
+        unknown; None when no depth was used.
+    :param confidence_3d: (N, K) float32 in [0, 1], 0 where ``keypoints_3d`` is NaN.
+    """
+
+    keypoints: F32
+    confidence: F32
+    scores: F32
+    boxes: F32
+    box_scores: F32
+    skeleton: str
+    ids: tuple[str, ...] = ()
+    keypoints_3d: Optional[F32] = None
+    confidence_3d: Optional[F32] = None
+
+    def __post_init__(self) -> None:
+        n = len(self.keypoints)
+        _check_shape('keypoints', self.keypoints, (n, None, 2))
+        k = self.keypoints.shape[1]
+        _check_shape('confidence', self.confidence, (n, k))
+        _check_shape('scores', self.scores, (n, k))
+        _check_shape('boxes', self.boxes, (n, 4))
+        _check_shape('box_scores', self.box_scores, (n,))
+        if self.ids and len(self.ids) != n:
+            raise InvalidInputError(f'{n} poses but {len(self.ids)} ids')
+        if (self.keypoints_3d is None) != (self.confidence_3d is None):
+            raise InvalidInputError('keypoints_3d and confidence_3d come together or not at all')
+        if self.keypoints_3d is not None and self.confidence_3d is not None:
+            _check_shape('keypoints_3d', self.keypoints_3d, (n, k, 3))
+            _check_shape('confidence_3d', self.confidence_3d, (n, k))
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def num_keypoints(self) -> int:
+        return int(self.keypoints.shape[1])
+
+    @classmethod
+    def empty(cls, skeleton: str, num_keypoints: int) -> Poses:
+        """Return a result with no people (what an empty image gives)."""
+        return cls(
+            keypoints=np.zeros((0, num_keypoints, 2), np.float32),
+            confidence=np.zeros((0, num_keypoints), np.float32),
+            scores=np.zeros((0, num_keypoints), np.float32),
+            boxes=np.zeros((0, 4), np.float32),
+            box_scores=np.zeros((0,), np.float32),
+            skeleton=skeleton,
+        )
+
+    def with_ids(self, ids: tuple[str, ...]) -> Poses:
+        return replace(self, ids=tuple(ids))
+
+    def with_3d(self, keypoints_3d: F32, confidence_3d: F32) -> Poses:
+        return replace(self, keypoints_3d=np.asarray(keypoints_3d, np.float32),
+                       confidence_3d=np.asarray(confidence_3d, np.float32))
+
+    def select(self, index: NDArray[np.intp]) -> Poses:
+        """Return the people at ``index`` (an index array or boolean mask), in that order."""
+        idx = np.arange(len(self))[index]
+        return Poses(
+            keypoints=self.keypoints[idx], confidence=self.confidence[idx],
+            scores=self.scores[idx], boxes=self.boxes[idx], box_scores=self.box_scores[idx],
+            skeleton=self.skeleton,
+            ids=tuple(self.ids[i] for i in idx) if self.ids else (),
+            keypoints_3d=None if self.keypoints_3d is None else self.keypoints_3d[idx],
+            confidence_3d=None if self.confidence_3d is None else self.confidence_3d[idx],
+        )
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """A pinhole camera with the semantics of sensor_msgs/CameraInfo.
+
+    :param width: image width in pixels the calibration belongs to.
+    :param height: image height in pixels.
+    :param k: (3, 3) float64 intrinsic matrix of the raw (distorted) image.
+    :param d: (n,) float64 distortion coefficients (``distortion_model`` says which).
+    :param p: (3, 4) float64 projection matrix of the rectified image.
+    :param distortion_model: ``plumb_bob``, ``rational_polynomial`` or ``equidistant``.
+    :param frame_id: optical frame of the camera.
+    """
+
+    width: int
+    height: int
+    k: F64
+    d: F64 = field(default_factory=lambda: np.zeros(0, np.float64))
+    p: Optional[F64] = None
+    distortion_model: str = 'plumb_bob'
+    frame_id: str = ''
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'k', np.asarray(self.k, np.float64).reshape(3, 3))
+        object.__setattr__(self, 'd', np.asarray(self.d, np.float64).reshape(-1))
+        if self.p is None:
+            p = np.zeros((3, 4), np.float64)
+            p[:, :3] = self.k
+            object.__setattr__(self, 'p', p)
+        else:
+            object.__setattr__(self, 'p', np.asarray(self.p, np.float64).reshape(3, 4))
+        if self.width <= 0 or self.height <= 0:
+            raise InvalidInputError(
+                f'camera size must be positive, got {self.width}x{self.height}')
+
+    @classmethod
+    def from_intrinsics(cls, width: int, height: int, fx: float, fy: float, cx: float,
+                        cy: float, frame_id: str = '') -> CameraModel:
+        """Return an undistorted camera with the given focal lengths and principal point."""
+        k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        return cls(width=width, height=height, k=k, frame_id=frame_id)
