@@ -38,3 +38,7 @@ class DownloadError(HumanPoseError):
 
 class BagError(HumanPoseError):
     """A rosbag2 could not be read or written as asked."""
+
+
+class EvaluationError(HumanPoseError):
+    """Annotations or results for keypoint evaluation are unreadable or do not fit together."""

@@ -264,7 +264,7 @@ def render_scene(width: int, height: int, people: Sequence[PersonSpec], seed: in
     depth = np.full((height, width), background_depth_m, np.float32)
     for spec in people:
         _draw_person(image, depth, spec)
-    keypoints = np.array([p.keypoints() for p in people]).reshape(len(people), -1, 2)
+    keypoints = np.array([p.keypoints() for p in people]).reshape(-1, len(person_template()), 2)
     if len(people):
         boxes = np.concatenate([keypoints.min(axis=1), keypoints.max(axis=1)], axis=1)
         boxes = np.clip(boxes, 0, [width - 1, height - 1, width - 1, height - 1])

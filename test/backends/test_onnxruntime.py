@@ -1,0 +1,42 @@
+import logging
+
+import numpy as np
+import pytest
+
+from humanpose.backends import (BackendOptions, backend_names, create_backend, resolve_backend,
+                                run_batched)
+from humanpose.errors import BackendUnavailableError
+
+
+def test_auto_picks_onnxruntime_cpu_here_and_says_why(pose_model, caplog):
+    name, reason = resolve_backend('auto', BackendOptions())
+    assert name in ('onnxruntime-cpu', 'onnxruntime-cuda', 'tensorrt')
+    assert reason.startswith('auto:')
+    with caplog.at_level(logging.INFO, logger='humanpose.backends.base'):
+        backend = create_backend(pose_model, 'auto')
+    assert any('inference backend' in r.message for r in caplog.records)
+    assert backend.inputs[0].name == 'input'
+    assert [o.name for o in backend.outputs] == ['simcc_x', 'simcc_y']
+
+
+def test_unknown_and_unavailable_backends():
+    with pytest.raises(BackendUnavailableError, match='choose one of'):
+        resolve_backend('openvino', BackendOptions())
+    assert 'onnxruntime-cpu' in backend_names()
+
+
+def test_cuda_provider_requested_where_missing():
+    import onnxruntime
+    if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+        pytest.skip('this onnxruntime has CUDA; the error path cannot be shown here')
+    with pytest.raises(BackendUnavailableError, match='onnxruntime-gpu'):
+        resolve_backend('onnxruntime-cuda', BackendOptions())
+
+
+def test_threads_and_batched_run(pose_model):
+    backend = create_backend(pose_model, 'onnxruntime-cpu', BackendOptions(threads=1))
+    batch = np.zeros((5, 3, 256, 192), np.float32)
+    out = run_batched(backend, 'input', batch)
+    assert out['simcc_x'].shape == (5, 133, 384)
+    empty = run_batched(backend, 'input', batch[:0])
+    assert empty['simcc_y'].shape == (0, 133, 512)

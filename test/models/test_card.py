@@ -1,0 +1,70 @@
+import pytest
+
+from humanpose.errors import ModelCardError, ModelLoadError
+from humanpose.models.card import (builtin_cards, card_from_dict, get_card, infer_card,
+                                   load_card, resolve_card)
+
+EXPECTED = {'rtmw-m-256x192', 'rtmw-l-256x192', 'rtmw-l-384x288', 'rtmw-x-256x192',
+            'rtmw-x-384x288', 'rtmpose-m-wholebody-256x192', 'rtmpose-l-wholebody-256x192',
+            'dwpose-m-256x192', 'dwpose-l-384x288', 'rtmdet-nano-person', 'rtmdet-m-person',
+            'yolox-tiny-humanart', 'yolox-m-humanart'}
+
+
+def test_builtin_cards():
+    cards = builtin_cards()
+    assert EXPECTED <= set(cards)
+    for card in cards.values():
+        assert card.url and card.url.startswith('https://')
+        if card.task == 'pose':
+            assert card.skeleton == 'coco_wholebody' and card.head_type == 'simcc'
+            assert card.head['split_ratio'] == 2.0 and card.color == 'rgb'
+            assert card.head['sigma'] == ((4.9, 5.66) if card.input_size == (192, 256)
+                                          else (6.93, 7.99))
+        else:
+            assert card.color == 'bgr' and card.head['pad_value'] == 114
+    assert get_card('rtmw-x-384x288').input_size == (288, 384)
+    with pytest.raises(ModelCardError, match='rtmw-m-256x192'):
+        get_card('nope')
+
+
+def test_infer_from_shapes():
+    card = infer_card('m.onnx', ['n', 3, 256, 192],
+                      {'simcc_x': ['n', 133, 384], 'simcc_y': ['n', 133, 512]})
+    assert card.head['split_ratio'] == 2.0 and card.skeleton == 'coco_wholebody'
+    assert card.mean == (123.675, 116.28, 103.53) and card.color == 'rgb'
+    coco = infer_card('m.onnx', [1, 3, 384, 288],
+                      {'a': [1, 17, 576], 'b': [1, 17, 768]})
+    assert coco.skeleton == 'coco' and coco.head['sigma'] == (6.93, 7.99)
+    heat = infer_card('h.onnx', [1, 3, 256, 192], {'heatmaps': [1, 133, 64, 48]})
+    assert heat.head == {'type': 'heatmap', 'heatmap_size': (48, 64), 'blur_kernel': 11}
+    det = infer_card('d.onnx', [1, 3, 640, 640], {'dets': [1, 100, 5], 'labels': [1, 100]})
+    assert det.task == 'detection' and det.head_type == 'dets'
+    yolox = infer_card('y.onnx', [1, 3, 416, 416], {'output': [1, 3549, 85]})
+    assert yolox.head_type == 'yolox'
+    with pytest.raises(ModelLoadError, match='match no known decoder'):
+        infer_card('x.onnx', [1, 3, 256, 192], {'a': [1, 10]})
+    with pytest.raises(ModelLoadError, match='fixed H and W'):
+        infer_card('x.onnx', [1, 3, 'h', 'w'], {'a': [1, 10]})
+
+
+def test_yaml_cards_and_validation(tmp_path):
+    path = tmp_path / 'card.yaml'
+    path.write_text('name: mine\ntask: pose\ninput_size: [192, 256]\ncolor: BGR\n'
+                    'skeleton: coco\nhead: {type: simcc, split_ratio: 2.0}\n')
+    card = load_card(path)
+    assert card.color == 'bgr' and card.head['beta'] == 150.0
+    with pytest.raises(ModelCardError, match='missing field'):
+        card_from_dict({'name': 'x'})
+    with pytest.raises(ModelCardError, match='head.type'):
+        card_from_dict({'name': 'x', 'task': 'pose', 'input_size': [1, 2], 'head': 'magic'})
+    with pytest.raises(ModelCardError, match='cannot read'):
+        load_card(tmp_path / 'nope.yaml')
+
+
+def test_resolution_order(pose_model, tmp_path):
+    # Embedded metadata wins over inference.
+    card = resolve_card(pose_model, None, ['batch', 3, 256, 192],
+                        {'simcc_x': ['batch', 133, 384], 'simcc_y': ['batch', 133, 512]}, 'pose')
+    assert card.name == 'analytic-pose-simcc-192x256'
+    with pytest.raises(ModelCardError, match='detection model'):
+        resolve_card(pose_model, 'rtmdet-m-person', [], {}, 'pose')

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from humanpose.decode import decode_heatmap, decode_pose_outputs, decode_simcc, refine_dark
+from humanpose.errors import ModelLoadError
+
+
+def test_simcc_hand_computed():
+    sx = np.full((1, 2, 8), -1.0, np.float32)
+    sy = np.full((1, 2, 6), -1.0, np.float32)
+    sx[0, 0, 5], sy[0, 0, 2] = 0.9, 0.4   # keypoint 0 at bins (5, 2)
+    sx[0, 1, 1], sy[0, 1, 3] = 0.7, -0.2  # keypoint 1: y maximum negative -> invalid
+    kp, scores, conf = decode_simcc(sx, sy, split_ratio=2.0, sigma=(1.0, 1.0), beta=1.0)
+    np.testing.assert_allclose(kp[0], [[2.5, 1.0], [0.5, 1.5]])
+    np.testing.assert_allclose(scores[0], [0.4, -0.2])
+    # Visibility: min over axes of the softmax maximum, by hand.
+    px = np.exp(0.9) / (np.exp(0.9) + 7 * np.exp(-1.0))
+    py = np.exp(0.4) / (np.exp(0.4) + 5 * np.exp(-1.0))
+    np.testing.assert_allclose(conf[0, 0], min(px, py), rtol=1e-6)
+    assert conf[0, 1] == 0.0
+
+
+def test_simcc_confidence_always_in_unit_range():
+    rng = np.random.default_rng(0)
+    sx = rng.normal(0, 5, (4, 133, 384)).astype(np.float32)
+    sy = rng.normal(0, 5, (4, 133, 512)).astype(np.float32)
+    _, _, conf = decode_simcc(sx, sy, 2.0)
+    assert conf.min() >= 0.0 and conf.max() <= 1.0 and np.isfinite(conf).all()
+
+
+def _gaussian(h, w, x, y, sigma=2.0):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize('x, y', [(20.3, 30.7), (11.75, 40.2), (33.5, 12.5), (24.0, 31.0)])
+def test_dark_recovers_subpixel_gaussian_peak(x, y):
+    maps = _gaussian(64, 48, x, y)[None, None]
+    loc = np.array([[[np.round(x), np.round(y)]]], np.float32)
+    refined = refine_dark(loc, maps, 11)
+    assert np.abs(refined[0, 0] - [x, y]).max() < 0.05
+
+
+def test_heatmap_decode_scales_to_input_pixels():
+    maps = np.stack([_gaussian(64, 48, 20.3, 30.7), _gaussian(64, 48, 5.6, 50.1)])[None]
+    maps[0, 1] *= 0.5
+    kp, scores, conf = decode_heatmap(maps, (192, 256))
+    np.testing.assert_allclose(kp[0], [[20.3 * 4, 30.7 * 4], [5.6 * 4, 50.1 * 4]], atol=0.2)
+    assert 0.45 < conf[0, 1] < 0.55 and conf[0, 0] > 0.9
+    plain, _, _ = decode_heatmap(maps, (192, 256), dark=False)
+    np.testing.assert_allclose(plain[0, 0], [80, 124])
+
+
+def test_empty_batches_decode():
+    kp, scores, conf = decode_simcc(np.zeros((0, 17, 384), np.float32),
+                                    np.zeros((0, 17, 512), np.float32), 2.0)
+    assert kp.shape == (0, 17, 2) and conf.shape == (0, 17)
+    kp, _, _ = decode_heatmap(np.zeros((0, 17, 64, 48), np.float32), (192, 256))
+    assert kp.shape == (0, 17, 2)
+
+
+def test_unknown_outputs_are_a_clear_error():
+    with pytest.raises(ModelLoadError, match='simcc_x'):
+        decode_pose_outputs({'a': np.zeros((1, 2, 3), np.float32)},
+                            {'type': 'simcc', 'split_ratio': 2.0}, (192, 256))
+    with pytest.raises(ModelLoadError, match='no pose decoder'):
+        decode_pose_outputs({}, {'type': 'regression'}, (192, 256))
