@@ -26,14 +26,33 @@ F32 = NDArray[np.float32]
 Decoded = tuple[F32, F32, F32]
 
 
-def _axis_softmax_max(logits: F32, scale: float) -> F32:
-    """Return max(softmax(logits * scale)) over the last axis = 1 / sum(exp(s * (v - max)))."""
-    peak = logits.max(axis=-1, keepdims=True)
-    shifted = np.subtract(logits, peak, dtype=np.float32)
-    shifted *= np.float32(scale)
-    np.exp(shifted, out=shifted)
-    result: F32 = (1.0 / shifted.sum(axis=-1)).astype(np.float32)
-    return result
+#: Softmax terms below exp(-_SOFTMAX_CUTOFF) of the maximum are left out of the sum; each
+#: is < 2e-9 of it, so the result is exact to ~1e-6 while only a few bins per vector
+#: need an exp (SimCC vectors are peaked).
+_SOFTMAX_CUTOFF = 20.0
+
+
+def _axis_softmax_max(logits: F32, peak: F32, scale: float) -> F32:
+    """Return max(softmax(logits * scale)) over the last axis = 1 / sum(exp(s * (v - max))).
+
+    :param logits: (N, K, L).
+    :param peak: (N, K) maxima of ``logits`` over the last axis.
+    :param scale: the softmax temperature's inverse (beta * sigma).
+    """
+    length = logits.shape[-1]
+    flat = logits.reshape(-1, length)
+    peak_flat = peak.reshape(-1)
+    near = flat > (peak_flat - np.float32(_SOFTMAX_CUTOFF / scale))[:, None]
+    # Rows where only the maximum is near: the sum is 1 (+ < 1e-6), the softmax max 1.
+    result = np.ones(len(flat), np.float32)
+    busy = np.flatnonzero(np.count_nonzero(near, axis=1) > 1)
+    if busy.size:
+        terms = flat[busy] - peak_flat[busy, None]
+        terms *= np.float32(scale)
+        np.exp(terms, out=terms)
+        result[busy] = 1.0 / terms.sum(axis=1)
+    shaped: F32 = result.reshape(peak.shape)
+    return shaped
 
 
 def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
@@ -53,8 +72,8 @@ def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
     max_y = np.take_along_axis(simcc_y, y_loc[..., None], axis=-1)[..., 0]
     scores = np.minimum(max_x, max_y).astype(np.float32)
     keypoints = np.stack([x_loc, y_loc], axis=-1).astype(np.float32) / np.float32(split_ratio)
-    confidence = np.minimum(_axis_softmax_max(simcc_x, beta * sigma[0]),
-                            _axis_softmax_max(simcc_y, beta * sigma[1]))
+    confidence = np.minimum(_axis_softmax_max(simcc_x, max_x, beta * sigma[0]),
+                            _axis_softmax_max(simcc_y, max_y, beta * sigma[1]))
     confidence[scores <= 0] = 0.0
     return keypoints, scores, np.clip(confidence, 0.0, 1.0).astype(np.float32)
 
