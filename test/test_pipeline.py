@@ -8,7 +8,6 @@ import pytest
 
 from humanpose import Pipeline, PoseEstimator
 from humanpose.errors import InvalidInputError, ModelLoadError
-from humanpose.pipeline import boxes_from_keypoints
 from humanpose.testing.scene import PersonSpec, random_people, render_scene
 
 CASES = [
@@ -95,26 +94,49 @@ def test_one_backend_call_for_all_people(pose_model, monkeypatch):
     assert calls == [3, 3, 1]
 
 
-def test_detect_every_n_uses_previous_keypoints(pose_model, detector_model):
-    pipe = Pipeline(pose_model, detector_model, backend='onnxruntime-cpu', detect_every=3)
-    people = [PersonSpec((300, 300), 300), PersonSpec((800, 320), 280)]
-    for frame in range(6):
-        moved = [PersonSpec((p.centre_px[0] + 3 * frame, p.centre_px[1]), p.height_px)
-                 for p in people]
-        scene = render_scene(1280, 720, moved)
-        poses = pipe(scene.image)
-        assert len(poses) == 2
-        assert _errors(poses.select(np.argsort(poses.boxes[:, 0])), scene).max() < 1.0
-    assert pipe.detector_runs == 2
+def _moving_scenes(frames, every_px=3.0):
+    people = [PersonSpec((300, 330), 300), PersonSpec((820, 320), 280, angle_deg=5)]
+    for frame in range(frames):
+        moved = [PersonSpec((p.centre_px[0] + every_px * frame, p.centre_px[1] - frame),
+                            p.height_px, p.angle_deg, depth_m=2.0 + 0.5 * i)
+                 for i, p in enumerate(people)]
+        yield frame, render_scene(1280, 720, moved)
 
 
-def test_boxes_from_keypoints_expand_and_clip():
-    from humanpose.types import Poses
-    kp = np.array([[[10, 20], [30, 60], [500, 500]]], np.float32)
-    poses = Poses(kp, np.array([[0.9, 0.9, 0.1]], np.float32), np.ones((1, 3), np.float32),
-                  np.array([[0, 0, 5, 5]], np.float32), np.ones(1, np.float32), 'coco')
-    np.testing.assert_allclose(boxes_from_keypoints(poses, (100, 100), expand=1.5),
-                               [[5, 10, 35, 70]])
+def test_detect_every_5_runs_the_detector_on_one_frame_in_5(pose_model, detector_model):
+    every1 = Pipeline(pose_model, detector_model, backend='onnxruntime-cpu')
+    every5 = Pipeline(pose_model, detector_model, backend='onnxruntime-cpu', detect_every=5)
+    worst = []
+    for frame, scene in _moving_scenes(15):
+        one, five = every1(scene.image), every5(scene.image)
+        assert len(one) == len(five) == 2
+        one = one.select(np.argsort(one.boxes[:, 0]))
+        five = five.select(np.argsort(five.boxes[:, 0]))
+        err_one, err_five = _errors(one, scene), _errors(five, scene)
+        worst.append(err_five.max() - err_one.max())
+        assert err_five.max() < 1.0
+    assert every5.detector_runs == 3 and every1.detector_runs == 15
+    assert max(worst) < 2.0
+    assert five.ids == ()  # tracking off: the tracker only carries boxes
+
+
+def test_tracking_smoothing_and_3d_through_the_pipeline(pose_model, detector_model):
+    pipe = Pipeline(pose_model, detector_model, backend='onnxruntime-cpu', tracking=True,
+                    smoothing=True, detect_every=2)
+    ids = set()
+    for frame, scene in _moving_scenes(8):
+        poses = pipe(scene.image, stamp_ns=frame * 33_333_333, depth=scene.depth_mm(),
+                     camera=scene.camera, depth_encoding='16UC1')
+        assert len(poses) == 2 and all(poses.ids)
+        ids.update(poses.ids)
+        order = np.argsort(poses.boxes[:, 0])
+        z = poses.keypoints_3d[order][:, :17, 2]
+        # Body keypoints lie on each person's plane (2.0 m and 2.5 m).
+        np.testing.assert_allclose(np.nanmedian(z, axis=1), [2.0, 2.5], atol=0.01)
+    assert len(ids) == 2
+    assert {'detect', 'crop', 'infer', 'decode', 'track', 'lift3d'} >= set(pipe.timings)
+    with pytest.raises(InvalidInputError, match='camera'):
+        pipe(scene.image, depth=scene.depth_m)
 
 
 def test_empty_detections_give_empty_results(pose_model, detector_model):

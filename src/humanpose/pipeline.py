@@ -27,16 +27,20 @@ from humanpose.backends.base import (BackendOptions, InferenceBackend, create_ba
                                      run_batched)
 from humanpose.decode import decode_pose_outputs
 from humanpose.detect import PersonDetector
-from humanpose.errors import ModelLoadError
+from humanpose.errors import InvalidInputError, ModelLoadError
+from humanpose.filters import PoseSmoother, SmootherConfig
+from humanpose.lift3d import lift_poses
 from humanpose.models.card import ModelCard, resolve_card
 from humanpose.preprocess import CropBatcher, check_boxes, check_image, crop_to_image
 from humanpose.skeletons import get_skeleton
-from humanpose.types import Detections, Poses
+from humanpose.track import (DetectorScheduler, Tracker, TrackerConfig, boxes_from_keypoints,
+                             suppress_duplicates)
+from humanpose.types import CameraModel, Detections, Poses
 
 F32 = NDArray[np.float32]
 
 #: Stages timed by :class:`Pipeline` (seconds of the last call in ``timings``).
-STAGES = ('detect', 'crop', 'infer', 'decode')
+STAGES = ('detect', 'crop', 'infer', 'decode', 'track', 'lift3d')
 
 
 class StageTimer:
@@ -138,7 +142,11 @@ class PoseEstimator:
 
 
 class Pipeline:
-    """Detector + pose estimator, with the detector optionally run every N frames.
+    """Detector + pose estimator, plus the HRI stages: ids, smoothing, 3D from depth.
+
+    Per frame: person boxes (detector on schedule, else from the tracked people's previous
+    keypoints) -> ONE pose call -> duplicates removed -> tracking -> 3D from depth ->
+    One-Euro smoothing (2D and 3D).
 
     :param pose: pose model path (or a :class:`PoseEstimator`).
     :param detector: detector model path (or a :class:`PersonDetector`); None = boxes
@@ -147,11 +155,20 @@ class Pipeline:
     :param detector_card: card of the detector.
     :param backend: backend for both networks.
     :param options: backend options for both networks.
-    :param detect_every: run the detector on one frame in N; in between, each person's
-        box comes from its previous keypoints.
+    :param detect_every: run the detector on one frame in N (and whenever a track is lost
+        or nobody is tracked); in between, each person's box comes from its previous
+        keypoints.
     :param score_threshold: minimum person score of the detector.
     :param iou_threshold: detector NMS IoU threshold.
     :param max_people: at most this many people per frame.
+    :param tracking: give people stable ids (``Poses.ids``); off = empty ids.
+    :param smoothing: One-Euro smoothing of keypoints per track (needs image stamps).
+    :param tracker: tracker parameters.
+    :param smoother: smoothing parameters.
+    :param depth_window: side of the depth median window, in depth pixels.
+    :param depth_outlier_m: keypoints this far behind their person's median depth are
+        invalid in 3D (None = keep all).
+    :param rectified: the images are rectified (3D rays from P, else K + distortion).
     """
 
     def __init__(self, pose: Union[str, Path, PoseEstimator],
@@ -159,9 +176,12 @@ class Pipeline:
                  pose_card: Any = None, detector_card: Any = None, backend: str = 'auto',
                  options: Optional[BackendOptions] = None, detect_every: int = 1,
                  score_threshold: float = 0.5, iou_threshold: float = 0.65,
-                 max_people: int = 20) -> None:
+                 max_people: int = 20, tracking: bool = False, smoothing: bool = False,
+                 tracker: Optional[TrackerConfig] = None,
+                 smoother: Optional[SmootherConfig] = None, depth_window: int = 5,
+                 depth_outlier_m: Optional[float] = None, rectified: bool = False) -> None:
         if detect_every < 1:
-            raise ValueError(f'detect_every must be >= 1, got {detect_every}')
+            raise InvalidInputError(f'detect_every must be >= 1, got {detect_every}')
         self.pose = (pose if isinstance(pose, PoseEstimator)
                      else PoseEstimator(pose, pose_card, backend, options))
         if detector is None or isinstance(detector, PersonDetector):
@@ -169,12 +189,24 @@ class Pipeline:
         else:
             self.detector = PersonDetector(detector, detector_card, backend, options,
                                            score_threshold, iou_threshold, max_people)
-        self.detect_every = detect_every
         self.max_people = max_people
+        self.tracking = tracking
+        self.smoothing = smoothing
+        self.depth_window = depth_window
+        self.depth_outlier_m = depth_outlier_m
+        self.rectified = rectified
         self.timer = self.pose.timer
-        self._frame = 0
-        self._previous: Optional[Poses] = None
+        # One tracker for the whole run (its id counter must never restart); it also
+        # carries people between detector runs, so it runs whenever detect_every > 1.
+        self.tracker = Tracker(tracker)
+        self.smoother = PoseSmoother(smoother)
+        self.scheduler = DetectorScheduler(detect_every)
         self.detector_runs = 0
+        self._frame = 0
+
+    @property
+    def detect_every(self) -> int:
+        return self.scheduler.every
 
     @property
     def timings(self) -> dict[str, float]:
@@ -184,6 +216,10 @@ class Pipeline:
     @property
     def skeleton(self) -> str:
         return self.pose.skeleton.name
+
+    @property
+    def uses_tracker(self) -> bool:
+        return self.tracking or self.smoothing or self.detect_every > 1
 
     def set_thresholds(self, score_threshold: Optional[float] = None,
                        iou_threshold: Optional[float] = None,
@@ -200,40 +236,78 @@ class Pipeline:
         if max_people is not None:
             self.detector.max_people = max_people
 
-    def people_boxes(self, image: NDArray[np.uint8], color: str = 'bgr') -> Detections:
-        """Return this frame's person boxes: detector on schedule, else previous keypoints."""
+    def set_detect_every(self, every: int) -> None:
+        """Change the detector schedule at run time (ids are kept)."""
+        if every < 1:
+            raise InvalidInputError(f'detect_every must be >= 1, got {every}')
+        self.scheduler = DetectorScheduler(every)
+
+    def _people_boxes(self, image: NDArray[np.uint8], stamp_ns: int, color: str) -> Detections:
         h, w = image.shape[:2]
-        due = self._frame % self.detect_every == 0 or self._previous is None
         if self.detector is None:
             return Detections(np.array([[0, 0, w - 1, h - 1]], np.float32),
                               np.ones(1, np.float32))
-        if due or not len(self._previous or ()):
+        previous = self.tracker.predict(stamp_ns) if self.uses_tracker else None
+        lost = bool(self.tracker.lost_this_frame)
+        due = self.scheduler.should_detect(track_lost=lost)
+        if due or previous is None or not len(previous):
             with self.timer.stage('detect'):
                 self.detector_runs += 1
                 return self.detector.detect(image, color)
-        assert self._previous is not None
-        return Detections(boxes_from_keypoints(self._previous, (w, h)),
-                          self._previous.box_scores)
+        boxes = boxes_from_keypoints(previous.keypoints, previous.confidence, (w, h),
+                                     fallback=previous.boxes)
+        return Detections(boxes, previous.box_scores)
 
     def __call__(self, image: NDArray[np.uint8], boxes: Optional[NDArray[np.generic]] = None,
-                 color: str = 'bgr') -> Poses:
+                 color: str = 'bgr', stamp_ns: Optional[int] = None,
+                 depth: Optional[NDArray[np.generic]] = None,
+                 camera: Optional[CameraModel] = None,
+                 depth_encoding: Optional[str] = None) -> Poses:
         """Estimate all people in one frame.
 
         :param image: (H, W, 3) uint8 in ``color`` order.
         :param boxes: external person boxes (N, 4); they replace the detector.
         :param color: ``bgr`` or ``rgb``.
+        :param stamp_ns: the image's time stamp (ROS header, bag or video frame time);
+            tracking and smoothing use it, never the wall clock. Default: frame count at
+            30 frames per second.
+        :param depth: aligned depth image (16UC1 millimetres or 32FC1 metres) for 3D.
+        :param camera: camera model of the colour image (needed with ``depth``).
+        :param depth_encoding: encoding of ``depth`` (None = from its dtype).
+        :return: poses in image pixels (+ ids, + 3D when depth was given).
         """
         self.timer.reset()
         image = check_image(image)
+        if stamp_ns is None:
+            stamp_ns = self._frame * 1_000_000_000 // 30
         if boxes is not None:
             checked = check_boxes(np.asarray(boxes), image.shape)
             people = Detections(checked, np.ones(len(checked), np.float32))
         else:
-            people = self.people_boxes(image, color)
+            people = self._people_boxes(image, stamp_ns, color)
         order = np.argsort(-people.scores, kind='stable')[:self.max_people]
         poses = self.pose.estimate_checked(image, people.boxes[order], people.scores[order],
                                            color)
-        self._previous = poses
+        if self.uses_tracker:
+            with self.timer.stage('track'):
+                poses = poses.select(suppress_duplicates(poses))
+                poses = self.tracker.update(poses, stamp_ns)
+                self.smoother.forget(self.tracker.lost_this_frame
+                                     + self.tracker.deleted_this_frame)
+        if depth is not None:
+            if camera is None:
+                raise InvalidInputError('a depth image needs the camera model (camera_info) '
+                                        'to turn pixels into metres')
+            with self.timer.stage('lift3d'):
+                poses = lift_poses(poses, depth, camera, encoding=depth_encoding,
+                                   window=self.depth_window, rectified=self.rectified,
+                                   outlier_m=self.depth_outlier_m,
+                                   image_size=(image.shape[1], image.shape[0]))
+        if self.smoothing:
+            with self.timer.stage('track'):
+                poses = self.smoother.update(poses, stamp_ns)
+        if not self.tracking:
+            poses = poses.with_ids(())
         self._frame += 1
         return poses
 
@@ -241,24 +315,3 @@ class Pipeline:
         self.pose.close()
         if self.detector is not None:
             self.detector.close()
-
-
-def boxes_from_keypoints(poses: Poses, image_size: tuple[int, int], min_confidence: float = 0.3,
-                         expand: float = 1.1) -> F32:
-    """Person boxes for the next frame from this frame's keypoints.
-
-    The box of the confident keypoints, grown by ``expand`` around its centre and clipped;
-    a person with fewer than two confident keypoints keeps its previous box.
-    """
-    w, h = image_size
-    ok = poses.confidence >= min_confidence
-    kp = poses.keypoints
-    big = np.float32(1e9)
-    lo = np.where(ok[..., None], kp, big).min(axis=1)
-    hi = np.where(ok[..., None], kp, -big).max(axis=1)
-    centre, half = (lo + hi) / 2, (hi - lo) / 2 * expand
-    boxes = np.concatenate([centre - half, centre + half], axis=1)
-    few = ok.sum(axis=1) < 2
-    boxes[few] = poses.boxes[few]
-    clipped: F32 = np.clip(boxes, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
-    return clipped
