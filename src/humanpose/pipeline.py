@@ -260,6 +260,7 @@ class Pipeline:
 
     def __call__(self, image: NDArray[np.uint8], boxes: Optional[NDArray[np.generic]] = None,
                  color: str = 'bgr', stamp_ns: Optional[int] = None,
+                 box_scores: Optional[NDArray[np.generic]] = None,
                  depth: Optional[NDArray[np.generic]] = None,
                  camera: Optional[CameraModel] = None,
                  depth_encoding: Optional[str] = None) -> Poses:
@@ -268,6 +269,7 @@ class Pipeline:
         :param image: (H, W, 3) uint8 in ``color`` order.
         :param boxes: external person boxes (N, 4); they replace the detector.
         :param color: ``bgr`` or ``rgb``.
+        :param box_scores: (N,) scores of the external boxes (default 1).
         :param stamp_ns: the image's time stamp (ROS header, bag or video frame time);
             tracking and smoothing use it, never the wall clock. Default: frame count at
             30 frames per second.
@@ -282,7 +284,9 @@ class Pipeline:
             stamp_ns = self._frame * 1_000_000_000 // 30
         if boxes is not None:
             checked = check_boxes(np.asarray(boxes), image.shape)
-            people = Detections(checked, np.ones(len(checked), np.float32))
+            scores = (np.ones(len(checked), np.float32) if box_scores is None
+                      else np.asarray(box_scores, np.float32).reshape(-1))
+            people = Detections(checked, scores)
         else:
             people = self._people_boxes(image, stamp_ns, color)
         order = np.argsort(-people.scores, kind='stable')[:self.max_people]

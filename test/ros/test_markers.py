@@ -1,0 +1,174 @@
+"""RViz markers (and HumanPoseArray) for 0, 1 and 5 people through rosbags, CDR round trips."""
+
+import numpy as np
+import pytest
+
+from humanpose.errors import InvalidInputError
+from humanpose.ros.markers import (BONES_ID, DELETEALL, JOINTS_ID, LABEL_ID, LINE_LIST,
+                                   MarkerBuilder, SPHERE_LIST, TEXT_VIEW_FACING, person_labels)
+from humanpose.ros.messages import build_typestore, make_header, poses_to_msg, rosbags_namespace
+from humanpose.skeletons import get_skeleton
+from humanpose.types import Poses
+
+STAMP_NS = 1_700_000_000_123_456_789
+FRAME = 'camera_color_optical_frame'
+MARKERS = 'visualization_msgs/msg/MarkerArray'
+
+
+@pytest.fixture(scope='module')
+def store():
+    return build_typestore()
+
+
+@pytest.fixture(scope='module')
+def ns(store):
+    return rosbags_namespace(store)
+
+
+def _poses(n, with_3d=True, ids=True, skeleton='coco_wholebody', seed=0):
+    k = get_skeleton(skeleton).num_keypoints
+    rng = np.random.default_rng(seed)
+    confidence = rng.uniform(0, 1, (n, k)).astype(np.float32)
+    poses = Poses(keypoints=rng.uniform(0, 640, (n, k, 2)).astype(np.float32),
+                  confidence=confidence, scores=confidence.copy(),
+                  boxes=np.tile(np.array([10, 20, 300, 400], np.float32), (n, 1)),
+                  box_scores=np.full(n, 0.9, np.float32), skeleton=skeleton,
+                  ids=tuple(f'{7 + 3 * i}' for i in range(n)) if ids else ())
+    if with_3d:
+        kp3 = np.stack([rng.uniform(-1, 1, (n, k)), rng.uniform(-1, 1, (n, k)),
+                        rng.uniform(1, 4, (n, k))], axis=-1).astype(np.float32)
+        c3 = rng.uniform(0, 1, (n, k)).astype(np.float32)
+        kp3[:, ::11] = np.nan  # no depth there: must never be drawn, whatever the confidence
+        c3[:, ::11] = 0.9
+        poses = poses.with_3d(kp3, c3)
+    return poses
+
+
+def _round_trip(store, msg):
+    return store.deserialize_cdr(store.serialize_cdr(msg, MARKERS), MARKERS)
+
+
+@pytest.mark.parametrize('n', [0, 1, 5])
+def test_markers_for_n_people(store, ns, n):
+    poses = _poses(n)
+    builder = MarkerBuilder('coco_wholebody', threshold=0.3, lifetime_s=0.2)
+    msg = _round_trip(store, builder.build(poses, ns, make_header(ns, STAMP_NS, FRAME)))
+    first, people = msg.markers[0], msg.markers[1:]
+    assert first.action == DELETEALL and first.ns == ''
+    assert len(people) == 3 * n
+    sk = get_skeleton('coco_wholebody')
+    shown = (poses.confidence_3d >= 0.3) & np.isfinite(poses.keypoints_3d).all(-1)
+    for i in range(n):
+        joints, bones, label = people[3 * i: 3 * i + 3]
+        assert {m.ns for m in (joints, bones, label)} == {f'person/{poses.ids[i]}'}
+        assert (joints.id, joints.type) == (JOINTS_ID, SPHERE_LIST)
+        assert (bones.id, bones.type) == (BONES_ID, LINE_LIST)
+        assert (label.id, label.type, label.text) == (LABEL_ID, TEXT_VIEW_FACING, poses.ids[i])
+        # Joints: exactly the confident ones with a 3D position, in place, coloured by part.
+        pts = np.array([(p.x, p.y, p.z) for p in joints.points])
+        np.testing.assert_allclose(pts, poses.keypoints_3d[i][shown[i]], rtol=1e-6)
+        rgb = np.array([(c.r, c.g, c.b) for c in joints.colors])
+        np.testing.assert_allclose(rgb * 255, sk.keypoint_colors[shown[i]], atol=0.01)
+        # Bones: two points per bone whose two joints are both shown.
+        both = shown[i][sk.links].all(axis=1)
+        assert len(bones.points) == 2 * both.sum() == len(bones.colors)
+        ends = np.array([(p.x, p.y, p.z) for p in bones.points]).reshape(-1, 2, 3)
+        np.testing.assert_allclose(ends, poses.keypoints_3d[i][sk.links[both]], rtol=1e-6)
+        # The label floats above (smaller y, optical frame) the highest joint.
+        assert label.pose.position.y < pts[:, 1].min()
+        for m in (joints, bones, label):
+            assert m.header.frame_id == FRAME
+            assert m.header.stamp.sec * 10**9 + m.header.stamp.nanosec == STAMP_NS
+            assert (m.lifetime.sec, m.lifetime.nanosec) == (0, 200_000_000)
+            assert m.pose.orientation.w == 1.0
+
+
+def test_deleteall_only_when_the_set_of_people_changes(ns):
+    builder = MarkerBuilder('coco_wholebody')
+    header = make_header(ns, STAMP_NS, FRAME)
+
+    def actions(poses):
+        return [m.action for m in builder.build(poses, ns, header).markers]
+
+    assert actions(_poses(2))[0] == DELETEALL             # first call
+    assert DELETEALL not in actions(_poses(2, seed=1))    # same ids, moved
+    changed = _poses(2).with_ids(('7', '99'))
+    assert actions(changed)[0] == DELETEALL               # one person replaced
+    assert actions(_poses(0)) == [DELETEALL]              # everybody left
+    assert actions(_poses(0)) == []                       # still nobody: nothing to send
+    builder.reset()
+    assert actions(_poses(0)) == [DELETEALL]
+
+
+def test_without_ids_the_set_is_the_indices(ns):
+    builder = MarkerBuilder('coco_wholebody')
+    header = make_header(ns, STAMP_NS, FRAME)
+    first = builder.build(_poses(3, ids=False), ns, header).markers
+    assert first[0].action == DELETEALL
+    assert [m.ns for m in first[1::3]] == ['person/0', 'person/1', 'person/2']
+    assert first[3].text == '0'
+    again = builder.build(_poses(3, ids=False, seed=4), ns, header).markers
+    assert DELETEALL not in [m.action for m in again]
+    assert builder.build(_poses(2, ids=False), ns, header).markers[0].action == DELETEALL
+    assert person_labels(_poses(2).with_ids(('', '5'))) == ('0', '5')
+
+
+def test_without_3d_there_are_no_skeleton_markers(store, ns):
+    builder = MarkerBuilder('coco_wholebody')
+    header = make_header(ns, STAMP_NS, FRAME)
+    first = _round_trip(store, builder.build(_poses(5, with_3d=False), ns, header))
+    assert [m.action for m in first.markers] == [DELETEALL]
+    assert builder.build(_poses(5, with_3d=False), ns, header).markers == []
+
+
+def test_threshold_hides_joints_and_their_bones(ns):
+    poses = _poses(1)
+    header = make_header(ns, STAMP_NS, FRAME)
+    low = MarkerBuilder('coco_wholebody', threshold=0.0).build(poses, ns, header).markers
+    high = MarkerBuilder('coco_wholebody', threshold=0.8).build(poses, ns, header).markers
+    finite = np.isfinite(poses.keypoints_3d[0]).all(-1)
+    assert len(low[1].points) == finite.sum()
+    assert len(high[1].points) == (finite & (poses.confidence_3d[0] >= 0.8)).sum()
+    assert len(high[2].points) < len(low[2].points)
+
+
+def test_person_with_no_shown_joint_gets_no_markers(ns):
+    poses = _poses(2)
+    c3 = poses.confidence_3d.copy()
+    c3[1] = 0.0
+    poses = poses.with_3d(poses.keypoints_3d, c3)
+    markers = MarkerBuilder('coco_wholebody').build(poses, ns, make_header(ns, 1, FRAME)).markers
+    assert {m.ns for m in markers[1:]} == {f'person/{poses.ids[0]}'}
+
+
+def test_coco_17_and_lifetime_forever(store, ns):
+    poses = _poses(1, skeleton='coco')
+    builder = MarkerBuilder('coco', threshold=0.0, lifetime_s=0.0, namespace_prefix='human')
+    msg = _round_trip(store, builder.build(poses, ns, make_header(ns, 1, FRAME)))
+    assert msg.markers[1].ns == f'human/{poses.ids[0]}'
+    assert (msg.markers[1].lifetime.sec, msg.markers[1].lifetime.nanosec) == (0, 0)
+    assert len(msg.markers[2].points) == 2 * np.isfinite(
+        poses.keypoints_3d[0][get_skeleton('coco').links]).all(-1).all(-1).sum()
+
+
+def test_wrong_skeleton_and_negative_lifetime_are_errors(ns):
+    with pytest.raises(InvalidInputError, match='coco_wholebody'):
+        MarkerBuilder('coco').build(_poses(1), ns, make_header(ns, 1, FRAME))
+    with pytest.raises(InvalidInputError, match='lifetime'):
+        MarkerBuilder('coco', lifetime_s=-1.0)
+
+
+@pytest.mark.parametrize('n', [0, 1, 5])
+def test_pose_array_for_n_people(store, ns, n):
+    poses = _poses(n)
+    msg = poses_to_msg(poses, ns, make_header(ns, STAMP_NS, FRAME))
+    typename = 'pose_bringup/msg/HumanPoseArray'
+    back = store.deserialize_cdr(store.serialize_cdr(msg, typename), typename)
+    assert back.header.stamp.sec * 10**9 + back.header.stamp.nanosec == STAMP_NS
+    assert back.header.frame_id == FRAME and back.skeleton == 'coco_wholebody'
+    assert len(back.humans) == n
+    assert [h.id for h in back.humans] == list(poses.ids)
+    for i, human in enumerate(back.humans):
+        xy = np.array([(k.x, k.y) for k in human.keypoints])
+        np.testing.assert_allclose(xy, poses.keypoints[i], atol=1e-3)
+        assert len(human.keypoints_3d) == 133
