@@ -65,3 +65,30 @@ def test_unknown_outputs_are_a_clear_error():
                             {'type': 'simcc', 'split_ratio': 2.0}, (192, 256))
     with pytest.raises(ModelLoadError, match='no pose decoder'):
         decode_pose_outputs({}, {'type': 'regression'}, (192, 256))
+
+
+def _full_softmax_max(v, scale):
+    e = np.exp((v - v.max(-1, keepdims=True)).astype(np.float64) * scale)
+    return (e / e.sum(-1, keepdims=True)).max(-1)
+
+
+@pytest.mark.parametrize('shape', ['gaussian', 'bimodal', 'flat', 'edge'])
+def test_visibility_equals_the_full_softmax_and_leaves_inputs_alone(shape):
+    rng = np.random.default_rng(3)
+    bins = np.arange(384)
+    centre = rng.uniform(0, 383, (2, 17, 1))
+    sx = np.exp(-0.5 * ((bins - centre) / 4.9) ** 2).astype(np.float32)
+    if shape == 'bimodal':
+        sx += np.roll(sx, 150, axis=-1)
+    elif shape == 'flat':
+        sx = rng.normal(0, 0.01, sx.shape).astype(np.float32)
+    elif shape == 'edge':
+        sx[..., 0] = 2.0
+    sy = sx[..., :256].copy()
+    before_x, before_y = sx.copy(), sy.copy()
+    _, raw, conf = decode_simcc(sx, sy, 2.0, sigma=(4.9, 5.66), beta=150.0)
+    expected = np.minimum(_full_softmax_max(sx, 150 * 4.9), _full_softmax_max(sy, 150 * 5.66))
+    expected[raw <= 0] = 0.0  # invalid keypoints have confidence 0
+    np.testing.assert_allclose(conf, expected, atol=1e-6)
+    np.testing.assert_array_equal(sx, before_x)
+    np.testing.assert_array_equal(sy, before_y)

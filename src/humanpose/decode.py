@@ -27,32 +27,61 @@ Decoded = tuple[F32, F32, F32]
 
 
 #: Softmax terms below exp(-_SOFTMAX_CUTOFF) of the maximum are left out of the sum; each
-#: is < 2e-9 of it, so the result is exact to ~1e-6 while only a few bins per vector
-#: need an exp (SimCC vectors are peaked).
+#: is < 2e-9 of it, so the result is exact to ~1e-6.
 _SOFTMAX_CUTOFF = 20.0
+#: Half-width (bins) of the window around the argmax that holds every term that counts
+#: for a unimodal SimCC vector (RTMW's are Gaussian-shaped with sigma ~5 bins).
+_SOFTMAX_WINDOW = 8
 
 
-def _axis_softmax_max(logits: F32, peak: F32, scale: float) -> F32:
+def _axis_softmax_max(logits: F32, peak: F32, argmax: NDArray[np.intp], scale: float) -> F32:
     """Return max(softmax(logits * scale)) over the last axis = 1 / sum(exp(s * (v - max))).
+
+    Only terms within ``_SOFTMAX_CUTOFF / scale`` of the maximum count. When all of them lie
+    in a small window around the argmax (the largest value outside it is below the
+    cutoff), the sum is taken over that window; other rows (several modes) in full.
 
     :param logits: (N, K, L).
     :param peak: (N, K) maxima of ``logits`` over the last axis.
-    :param scale: the softmax temperature's inverse (beta * sigma).
+    :param argmax: (N, K) positions of the maxima.
+    :param scale: the softmax's inverse temperature (beta * sigma).
     """
     length = logits.shape[-1]
-    flat = logits.reshape(-1, length)
-    peak_flat = peak.reshape(-1)
-    near = flat > (peak_flat - np.float32(_SOFTMAX_CUTOFF / scale))[:, None]
-    # Rows where only the maximum is near: the sum is 1 (+ < 1e-6), the softmax max 1.
-    result = np.ones(len(flat), np.float32)
-    busy = np.flatnonzero(np.count_nonzero(near, axis=1) > 1)
-    if busy.size:
-        terms = flat[busy] - peak_flat[busy, None]
-        terms *= np.float32(scale)
-        np.exp(terms, out=terms)
-        result[busy] = 1.0 / terms.sum(axis=1)
-    shaped: F32 = result.reshape(peak.shape)
-    return shaped
+    flat = np.ascontiguousarray(logits).reshape(-1, length)
+    peak_flat = peak.reshape(-1, 1)
+    threshold = peak_flat - np.float32(_SOFTMAX_CUTOFF / scale)
+    # Flat indices (row * length + column) are far cheaper than 2-D fancy indexing.
+    row_start = (np.arange(len(flat)) * length)[:, None]
+    column = argmax.reshape(-1, 1) + np.arange(-_SOFTMAX_WINDOW, _SOFTMAX_WINDOW + 1)
+    inside = (column >= 0) & (column < length)
+    index = np.clip(column, 0, length - 1) + row_start
+    window = flat.reshape(-1).take(index)
+    terms = np.where(inside & (window > threshold), window - peak_flat, np.float32(-np.inf))
+    sums = np.exp(terms * np.float32(scale)).sum(axis=1)
+    # Rows with a near-maximal value outside the window (several modes): sum them in full.
+    # The window is masked in place and restored at once (a copy would cost a full pass).
+    values = flat.reshape(-1)
+    if not (values.flags.writeable and np.shares_memory(values, logits)):
+        values = values.copy()
+    values[index] = -np.inf
+    try:
+        second = values.take(values.reshape(flat.shape).argmax(axis=1) + row_start[:, 0])
+    finally:
+        values[index] = window
+    spread = np.flatnonzero(second > threshold[:, 0])
+    if spread.size:
+        full = (flat[spread] - peak_flat[spread]) * np.float32(scale)
+        sums[spread] = np.exp(full).sum(axis=1)
+    result: F32 = (1.0 / sums).astype(np.float32).reshape(peak.shape)
+    return result
+
+
+def _take_rows(values: F32, column: NDArray[np.intp]) -> F32:
+    """Return ``values[..., column]`` per row of the last axis (flat indexing, fast)."""
+    length = values.shape[-1]
+    flat = np.ascontiguousarray(values).reshape(-1)
+    taken: F32 = flat.take(column.reshape(-1) + np.arange(column.size) * length)
+    return taken.reshape(column.shape)
 
 
 def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
@@ -68,12 +97,12 @@ def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
     """
     x_loc = simcc_x.argmax(axis=-1)
     y_loc = simcc_y.argmax(axis=-1)
-    max_x = np.take_along_axis(simcc_x, x_loc[..., None], axis=-1)[..., 0]
-    max_y = np.take_along_axis(simcc_y, y_loc[..., None], axis=-1)[..., 0]
+    max_x = _take_rows(simcc_x, x_loc)
+    max_y = _take_rows(simcc_y, y_loc)
     scores = np.minimum(max_x, max_y).astype(np.float32)
     keypoints = np.stack([x_loc, y_loc], axis=-1).astype(np.float32) / np.float32(split_ratio)
-    confidence = np.minimum(_axis_softmax_max(simcc_x, max_x, beta * sigma[0]),
-                            _axis_softmax_max(simcc_y, max_y, beta * sigma[1]))
+    confidence = np.minimum(_axis_softmax_max(simcc_x, max_x, x_loc, beta * sigma[0]),
+                            _axis_softmax_max(simcc_y, max_y, y_loc, beta * sigma[1]))
     confidence[scores <= 0] = 0.0
     return keypoints, scores, np.clip(confidence, 0.0, 1.0).astype(np.float32)
 

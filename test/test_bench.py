@@ -1,0 +1,29 @@
+"""`humanpose bench` keeps working (tiny configuration; the numbers are not asserted)."""
+
+import json
+
+from humanpose.bench import STAGES
+from humanpose.cli import main
+
+
+def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    plot = tmp_path / 'bench.png'
+    code = main(['bench', '--people', '1,3', '--sizes', '320x240', '--frames', '2',
+                 '--warmup', '1', '--blocks', '1,1,1,1', '--json', str(out),
+                 '--plot', str(plot)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert all(stage in table for stage in STAGES)
+    data = json.loads(out.read_text())
+    cases = data['results']
+    assert [c['people'] for c in cases] == [1, 3]
+    assert all(c['people_found'] == c['people'] for c in cases)
+    assert set(cases[0]['median_ms']) == set(STAGES)
+    assert 0.0 <= cases[1]['overhead'] < 1.0 and cases[1]['per_person_ms'] > 0
+    assert plot.stat().st_size > 1000
+
+
+def test_bench_rejects_bad_sizes(capsys):
+    assert main(['bench', '--sizes', 'huge']) == 2
+    assert '--sizes' in capsys.readouterr().err
