@@ -89,7 +89,7 @@ class CaseResult:
 
 
 def _image_message(ns: Any, image_bgr: np.ndarray, stamp_ns: int, pad: int = 64) -> Any:
-    """A bgr8 sensor_msgs/Image with ``pad`` bytes of row padding, like many drivers."""
+    """Return a bgr8 sensor_msgs/Image with ``pad`` bytes of row padding, like many drivers."""
     from humanpose.ros.messages import make_header
     h, w = image_bgr.shape[:2]
     step = w * 3 + pad
