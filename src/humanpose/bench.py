@@ -11,7 +11,7 @@ infer       ONE pose-network call for all people
 decode      SimCC / heatmap decode + mapping back to image pixels
 lift3d      depth -> 3D keypoints
 track       tracking ids + One-Euro smoothing
-message     HumanPoseArray build + CDR serialisation
+message     HumanPoseArray CDR bytes (what the node publishes)
 markers     MarkerArray build + CDR serialisation
 ==========  ===============================================================
 
@@ -129,7 +129,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     from humanpose.preprocess import crop_to_image
     from humanpose.ros.images import image_to_rgb
     from humanpose.ros.markers import MarkerBuilder
-    from humanpose.ros.messages import build_typestore, poses_to_msg, rosbags_namespace
+    from humanpose.ros.cdr import encode_pose_array
+    from humanpose.ros.messages import build_typestore, rosbags_namespace
     from humanpose.testing.scene import random_people, render_scene
     from humanpose.track import Tracker
     from humanpose.types import Poses
@@ -172,8 +173,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
             smoother.forget(tracker.lost_this_frame)
             return smoother.update(tracked, stamp_ns)
         poses = clock.run('track', track)
-        clock.run('message', lambda: store.serialize_cdr(
-            poses_to_msg(poses, ns, msg.header), 'pose_bringup/msg/HumanPoseArray'))
+        clock.run('message', lambda: encode_pose_array(
+            poses, msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
         clock.run('markers', lambda: store.serialize_cdr(
             markers.build(poses, ns, msg.header), 'visualization_msgs/msg/MarkerArray'))
         found = len(poses)

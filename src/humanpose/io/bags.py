@@ -357,12 +357,13 @@ class PoseBagWriter:
         :param frame_id: the image's optical frame.
         :param log_time_ns: bag time of the messages (default ``stamp_ns``).
         """
-        from humanpose.ros.messages import make_header, poses_to_msg
+        from humanpose.ros.cdr import encode_pose_array
+        from humanpose.ros.messages import make_header
 
         log_time = stamp_ns if log_time_ns is None else log_time_ns
         header = make_header(self.ns, stamp_ns, frame_id)
-        raw = self.store.serialize_cdr(poses_to_msg(poses, self.ns, header), POSE_TYPE)
-        self._write(self._pose_conn, log_time, bytes(raw))
+        sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+        self._write(self._pose_conn, log_time, encode_pose_array(poses, sec, nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
             markers = self._markers.build(poses, self.ns, header)
             self._write(self._marker_conn, log_time,

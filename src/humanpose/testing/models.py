@@ -33,7 +33,7 @@ from humanpose.testing.onnxgraph import GraphBuilder, tensor
 from humanpose.testing.scene import ANCHORS, person_template
 
 #: Bump when a generator changes, so cached files are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 MMPOSE_MEAN_RGB = (123.675, 116.28, 103.53)
 MMPOSE_STD_RGB = (58.395, 57.12, 57.375)
@@ -249,8 +249,19 @@ def build_compute_pose_model(input_size: tuple[int, int] = (192, 256), num_keypo
 
     z = g.op('Relu', linear(feat, hw[0] * hw[1], hidden))
     nx, ny = int(round(w * split_ratio)), int(round(h * split_ratio))
-    g.op('Identity', linear(z, hidden, nx), name='simcc_x')
-    g.op('Identity', linear(z, hidden, ny), name='simcc_y')
+    # Trained SimCC heads emit Gaussian-shaped vectors (KL-trained on Gaussian labels);
+    # shape the random logits likewise: a bump of the codec's sigma at their soft-argmax,
+    # plus a little of the logits, so decoding costs what it costs on a real network.
+    for name, n_bins, sigma in (('simcc_x', nx, 4.9), ('simcc_y', ny, 5.66)):
+        logits = linear(z, hidden, n_bins)
+        bins = np.arange(n_bins, dtype=np.float32)
+        weights = g.op('Softmax', g.op('Mul', logits, g.const(4.0)), axis=-1)
+        centre = g.op('ReduceSum', g.op('Mul', weights, g.const(bins)),
+                      g.const(np.array([-1]), dtype=np.int64), keepdims=1)
+        offset = g.op('Sub', g.const(bins.reshape(1, 1, -1)), centre)
+        bump = g.op('Exp', g.op('Mul', g.op('Mul', offset, offset),
+                                g.const(-0.5 / sigma ** 2)))
+        g.op('Add', bump, g.op('Mul', g.op('Tanh', logits), g.const(0.02)), name=name)
     card = {'name': f'compute-pose-{w}x{h}', 'task': 'pose', 'input_size': [w, h],
             'color': 'rgb', 'mean': list(MMPOSE_MEAN_RGB), 'std': list(MMPOSE_STD_RGB),
             'skeleton': 'coco_wholebody' if k == 133 else 'coco',
