@@ -6,23 +6,13 @@ import pytest
 from humanpose.errors import InvalidInputError
 from humanpose.ros.markers import (BONES_ID, DELETEALL, JOINTS_ID, LABEL_ID, LINE_LIST,
                                    MarkerBuilder, SPHERE_LIST, TEXT_VIEW_FACING, person_labels)
-from humanpose.ros.messages import build_typestore, make_header, poses_to_msg, rosbags_namespace
+from humanpose.ros.messages import make_header, poses_to_msg
 from humanpose.skeletons import get_skeleton
 from humanpose.types import Poses
 
 STAMP_NS = 1_700_000_000_123_456_789
 FRAME = 'camera_color_optical_frame'
 MARKERS = 'visualization_msgs/msg/MarkerArray'
-
-
-@pytest.fixture(scope='module')
-def store():
-    return build_typestore()
-
-
-@pytest.fixture(scope='module')
-def ns(store):
-    return rosbags_namespace(store)
 
 
 def _poses(n, with_3d=True, ids=True, skeleton='coco_wholebody', seed=0):

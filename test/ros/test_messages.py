@@ -8,7 +8,7 @@ import pytest
 
 from humanpose.ros.messages import (MESSAGE_NAMES, build_typestore, make_header,
                                     message_definitions, msg_to_poses, poses_to_msg,
-                                    rosbags_namespace, stamp_to_ns)
+                                    stamp_to_ns)
 from humanpose.types import Poses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +34,6 @@ def _describe(desc):
         return spec
     inner = _describe(spec[0])
     return f'{inner}[{spec[1]}]' if kind == Nodetype.ARRAY else f'{inner}[]'
-
-
-@pytest.fixture(scope='module')
-def store():
-    return build_typestore()
-
-
-@pytest.fixture(scope='module')
-def ns(store):
-    return rosbags_namespace(store)
 
 
 def _poses(n, k=133, with_3d=True, seed=0):

@@ -120,7 +120,7 @@ class MessageNamespace:
         except KeyError:
             raise AttributeError(f'message namespace has no type {name!r}') from None
 
-    def new(self, name: str, **values: Any) -> Any:
+    def new(self, name: str, /, **values: Any) -> Any:
         """Build message ``name`` from ``values``; unset fields take their defaults.
 
         Fields a distribution's message lacks are dropped, so the same call works on

@@ -1,0 +1,109 @@
+"""Start the pose_estimator node on a camera, optionally with RViz.
+
+    ros2 launch pose_bringup pose.launch.py image:=/camera/color/image_raw
+        pose_model:=/path/to/rtmw-m.onnx detector_model:=/path/to/rtmdet-m.onnx  (one line)
+
+Arguments left empty take their value from ``params_file`` (default: the package's
+``config/pose_estimator.yaml``); arguments given on the command line override it.
+Nothing is downloaded at launch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'pose_bringup'
+
+#: (name, default, description) of every launch argument (the README lists them).
+ARGUMENTS: tuple[tuple[str, Any, str], ...] = (
+    ('image', '/camera/color/image_raw', 'Colour image topic (sensor_msgs/Image); with '
+     'compressed:=true the node subscribes <image>/compressed.'),
+    ('camera_info', '/camera/color/camera_info',
+     'CameraInfo topic of the colour camera (used with use_depth).'),
+    ('depth', '/camera/aligned_depth_to_color/image_raw',
+     'Depth image aligned to the colour image (16UC1 mm or 32FC1 m).'),
+    ('use_depth', '', 'true: subscribe depth and camera_info synchronised with the image. '
+     'Empty: the params file decides (default false).'),
+    ('compressed', '', 'true: subscribe <image>/compressed (JPEG/PNG). Empty: the params file '
+     'decides (default false).'),
+    ('pose_model', '', 'Pose model path (ONNX or TensorRT engine), e.g. /models/rtmw-m.onnx. '
+     'Empty: the params file decides.'),
+    ('detector_model', '', 'Person detector path (ONNX). Empty: the params file decides (no '
+     'detector: the whole image is one person).'),
+    ('backend', '', 'auto, tensorrt, onnxruntime-cuda or onnxruntime-cpu. Empty: the params '
+     'file decides (auto).'),
+    ('params_file', PathJoinSubstitution([FindPackageShare(PACKAGE), 'config',
+                                          'pose_estimator.yaml']),
+     'Parameters of the node (YAML).'),
+    ('namespace', '', 'Namespace of the node and its topics.'),
+    ('rviz', 'false', 'true: start rviz2 with config/pose.rviz (annotated image, markers, TF) '
+     'and turn on publish_annotated_image.'),
+    ('log_level', 'info', 'Log level of the node: debug, info, warn, error or fatal.'),
+)
+
+_TRUE = ('true', '1', 'yes', 'on')
+_FALSE = ('false', '0', 'no', 'off')
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ValueError(f'launch argument {name} must be true or false, got {value!r}')
+
+
+def parameter_overrides(context: LaunchContext) -> dict[str, Any]:
+    """Return the node parameters set by non-empty launch arguments."""
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context).strip()
+
+    overrides: dict[str, Any] = {}
+    for name in ('pose_model', 'detector_model'):
+        if arg(name):
+            overrides[name] = os.path.expanduser(arg(name))
+    if arg('backend'):
+        overrides['backend'] = arg('backend')
+    for name in ('use_depth', 'compressed'):
+        if arg(name):
+            overrides[name] = _flag(name, arg(name))
+    if _flag('rviz', arg('rviz') or 'false'):
+        # RViz's Image display shows the annotated image (the only skeleton view without 3D).
+        overrides['publish_annotated_image'] = True
+    return overrides
+
+
+def _pose_estimator(context: LaunchContext) -> list[Node]:
+    image = LaunchConfiguration('image')
+    overrides = parameter_overrides(context)
+    parameters: list[Any] = [LaunchConfiguration('params_file')]
+    if overrides:
+        parameters.append(overrides)
+    return [Node(
+        package=PACKAGE, executable='pose_estimator', name='pose_estimator',
+        namespace=LaunchConfiguration('namespace'), output='screen',
+        parameters=parameters,
+        remappings=[('image', image), ('image/compressed', [image, '/compressed']),
+                    ('camera_info', LaunchConfiguration('camera_info')),
+                    ('depth', LaunchConfiguration('depth'))],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')])]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Return the launch description: arguments, the node, and RViz if asked."""
+    rviz_config = PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', 'pose.rviz'])
+    return LaunchDescription([
+        *(DeclareLaunchArgument(name, default_value=default, description=description)
+          for name, default, description in ARGUMENTS),
+        OpaqueFunction(function=_pose_estimator),
+        Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
+             arguments=['-d', rviz_config], condition=IfCondition(LaunchConfiguration('rviz'))),
+    ])

@@ -1,0 +1,267 @@
+"""The pose_estimator node in-process with rclpy: topics, encodings, parameters, failures."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy', reason='needs a sourced ROS 2 (rclpy)')
+pytest.importorskip('pose_bringup.msg', reason='needs pose_bringup built and sourced '
+                    '(colcon build; source install/setup.bash)')
+
+import cv2  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+from humanpose.ros.diagnostics import level_number  # noqa: E402
+from humanpose.ros.estimator_node import PoseEstimatorNode  # noqa: E402
+from humanpose.ros.messages import make_header, rclpy_namespace, stamp_to_ns  # noqa: E402
+from humanpose.testing.scene import PersonSpec, render_scene  # noqa: E402
+
+FRAME_ID = 'camera_color_optical_frame'
+PEOPLE = [PersonSpec((200, 250), 300), PersonSpec((460, 250), 280)]
+TIMEOUT_S = 60.0
+
+
+@pytest.fixture(scope='module')
+def context():
+    ctx = rclpy.Context()
+    # A domain of its own, so that parallel runs and other ROS processes do not interfere.
+    rclpy.init(context=ctx, domain_id=100 + os.getpid() % 100)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+@pytest.fixture(scope='module')
+def ns():
+    return rclpy_namespace()
+
+
+@pytest.fixture(scope='module')
+def scene():
+    return render_scene(640, 480, PEOPLE, seed=3)
+
+
+class Harness:
+    """The node under test plus a client node that feeds images and collects outputs."""
+
+    count = 0
+
+    def __init__(self, context, ns, node_class=PoseEstimatorNode, **params):
+        Harness.count += 1
+        self.ns = ns
+        namespace = f'/test_{Harness.count}'
+        self.node = node_class(
+            context=context, namespace=namespace,
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.client = rclpy.create_node(f'client_{Harness.count}', namespace=namespace,
+                                        context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client)
+        self.received = {'pose': [], 'markers': [], 'image': [], 'diagnostics': []}
+        for key, msg_type, topic in (('pose', ns.HumanPoseArray, 'humans/pose'),
+                                     ('markers', ns.MarkerArray, 'humans/markers'),
+                                     ('image', ns.Image, 'humans/pose/image'),
+                                     ('diagnostics', ns.DiagnosticArray, '/diagnostics')):
+            self.client.create_subscription(msg_type, topic, self.received[key].append, 10)
+        self.pubs = {}
+
+    def publish(self, topic, msg_type, msg):
+        if topic not in self.pubs:
+            self.pubs[topic] = self.client.create_publisher(msg_type, topic, 10)
+        self.pubs[topic].publish(msg)
+
+    def spin_until(self, predicate, timeout_s=TIMEOUT_S, every=None):
+        """Spin until ``predicate()``; call ``every()`` about every 0.2 s (re-publish)."""
+        end = time.monotonic() + timeout_s
+        last = 0.0
+        while time.monotonic() < end:
+            if every is not None and time.monotonic() - last > 0.2:
+                every()
+                last = time.monotonic()
+            self.executor.spin_once(timeout_sec=0.05)
+            if predicate():
+                return True
+        return False
+
+    def last_status(self):
+        statuses = [m.status[0] for m in self.received['diagnostics'] if m.status]
+        return statuses[-1] if statuses else None
+
+    def close(self):
+        self.executor.remove_node(self.node)
+        self.executor.remove_node(self.client)
+        self.node.destroy_node()
+        self.client.destroy_node()
+        self.executor.shutdown()
+
+
+def _image_msg(ns, image_bgr, stamp_ns, encoding='bgr8', pad=4):
+    h, w = image_bgr.shape[:2]
+    rows = image_bgr.reshape(h, -1)
+    data = np.concatenate([rows, np.zeros((h, pad), np.uint8)], axis=1)
+    msg = ns.Image()
+    msg.header = make_header(ns, stamp_ns, FRAME_ID)
+    msg.height, msg.width, msg.encoding = h, w, encoding
+    msg.step = rows.shape[1] + pad
+    msg.data = data.tobytes()
+    return msg
+
+
+def _matches_scene(msg, scene):
+    """Return the largest body-keypoint error (px) of the drawn people, matched by x."""
+    assert len(msg.humans) == len(scene.people)
+    found = np.array([[(k.x, k.y) for k in h.keypoints] for h in msg.humans])
+    found = found[np.argsort(found[:, :17, 0].mean(axis=1))]
+    truth = scene.keypoints[np.argsort(scene.keypoints[:, :17, 0].mean(axis=1))]
+    return np.linalg.norm(found - truth, axis=-1)[:, :17].max()
+
+
+@pytest.fixture
+def running(context, ns, pose_model, detector_model):
+    harness = Harness(context, ns, pose_model=str(pose_model),
+                      detector_model=str(detector_model), backend='onnxruntime-cpu',
+                      publish_annotated_image=True)
+    yield harness
+    harness.close()
+
+
+def test_poses_carry_the_source_header_and_the_drawn_people(running, ns, scene):
+    stamp = 1_700_000_123_456_789_000
+    ok = running.spin_until(lambda: running.received['pose'], every=lambda: running.publish(
+        'image', ns.Image, _image_msg(ns, scene.image, stamp)))
+    assert ok, 'no HumanPoseArray arrived'
+    msg = running.received['pose'][0]
+    assert stamp_to_ns(msg.header.stamp) == stamp and msg.header.frame_id == FRAME_ID
+    assert msg.skeleton == 'coco_wholebody'
+    assert _matches_scene(msg, scene) < 1.5
+    assert all(len(h.keypoints) == 133 and len(h.keypoints_3d) == 0 for h in msg.humans)
+
+
+def test_markers_without_3d_clear_and_annotated_image_on_request(running, ns, scene):
+    stamp = 5_000_000_000
+    ok = running.spin_until(lambda: running.received['image'] and running.received['markers'],
+                            every=lambda: running.publish(
+                                'image', ns.Image, _image_msg(ns, scene.image, stamp)))
+    assert ok, 'no annotated image / markers arrived'
+    markers = running.received['markers'][0].markers
+    assert [m.action for m in markers] == [3]  # DELETEALL: without 3D nothing else to show
+    image = running.received['image'][0]
+    assert (image.encoding, image.height, image.width) == ('rgb8', 480, 640)
+    assert stamp_to_ns(image.header.stamp) == stamp
+    drawn = np.frombuffer(bytes(image.data), np.uint8).reshape(480, 640, 3)
+    changed = np.abs(drawn.astype(int) - scene.image[..., ::-1]).sum(axis=-1) > 30
+    assert changed.sum() > 500  # skeletons and boxes were drawn
+
+
+def test_nobody_gives_an_empty_array(running, ns):
+    empty = render_scene(640, 480, [], seed=1).image
+    ok = running.spin_until(lambda: running.received['pose'], every=lambda: running.publish(
+        'image', ns.Image, _image_msg(ns, empty, 7)))
+    assert ok and running.received['pose'][0].humans == []
+
+
+def test_unsupported_encoding_is_reported_and_skipped(running, ns, scene):
+    bad = _image_msg(ns, np.zeros((4, 8, 2), np.uint8), 11, encoding='16UC1')
+    ok = running.spin_until(
+        lambda: (s := running.last_status()) is not None and '16UC1' in s.message,
+        every=lambda: running.publish('image', ns.Image, bad))
+    assert ok
+    status = running.last_status()
+    assert level_number(status.level) == 1 and 'yuv422_yuy2' in status.message
+    assert running.received['pose'] == []  # the bad frames were skipped
+    good = _image_msg(ns, scene.image, 12)
+    assert running.spin_until(lambda: running.received['pose'],
+                              every=lambda: running.publish('image', ns.Image, good))
+    assert {stamp_to_ns(m.header.stamp) for m in running.received['pose']} == {12}
+
+
+def test_thresholds_are_validated_at_run_time(running):
+    node = running.node
+    assert not node.set_parameters([Parameter('detection_threshold', value=1.5)])[0].successful
+    result = node.set_parameters([Parameter('detection_threshold', value=0.7)])[0]
+    assert result.successful and node._config.detection_threshold == 0.7
+    result = node.set_parameters([Parameter('backend', value='tensorrt')])[0]
+    assert not result.successful and node._config.backend == 'onnxruntime-cpu'
+    result = node.set_parameters([Parameter('max_people', value=0)])[0]
+    assert not result.successful
+
+
+def test_missing_model_keeps_the_node_up_with_an_error(context, ns):
+    harness = Harness(context, ns)
+    try:
+        assert harness.spin_until(lambda: len(harness.received['diagnostics']) >= 2)
+        status = harness.last_status()
+        assert level_number(status.level) == 2
+        assert 'pose_model is not set' in status.message and 'restart' in status.message
+    finally:
+        harness.close()
+
+
+def test_invalid_startup_parameter_is_an_error_not_a_crash(context, ns, pose_model):
+    harness = Harness(context, ns, pose_model=str(pose_model), detection_threshold=5.0)
+    try:
+        assert harness.spin_until(lambda: harness.last_status() is not None)
+        status = harness.last_status()
+        assert level_number(status.level) == 2 and 'detection_threshold' in status.message
+    finally:
+        harness.close()
+
+
+def test_compressed_input(context, ns, pose_model, detector_model, scene):
+    harness = Harness(context, ns, pose_model=str(pose_model),
+                      detector_model=str(detector_model), backend='onnxruntime-cpu',
+                      compressed=True)
+    ok, png = cv2.imencode('.png', scene.image)
+    msg = ns.CompressedImage()
+    msg.header = make_header(ns, 21, FRAME_ID)
+    msg.format = 'png'
+    msg.data = png.tobytes()
+    try:
+        assert harness.spin_until(lambda: harness.received['pose'], every=lambda: harness.publish(
+            'image/compressed', ns.CompressedImage, msg))
+        assert _matches_scene(harness.received['pose'][0], scene) < 1.5
+    finally:
+        harness.close()
+
+
+class RecordingNode(PoseEstimatorNode):
+    """Records what reaches ``_estimate`` (where the 3D stage will use depth and camera)."""
+
+    def _estimate(self, pipeline, frame, rgb):
+        self.seen = getattr(self, 'seen', []) + [frame]
+        return super()._estimate(pipeline, frame, rgb)
+
+
+def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_model, scene):
+    harness = Harness(context, ns, RecordingNode, pose_model=str(pose_model),
+                      backend='onnxruntime-cpu', use_depth=True)
+    stamp = 31_000_000_000
+    depth = _image_msg(ns, (scene.depth_m * 1000).astype(np.uint16).view(np.uint8)
+                       .reshape(480, 640, 2), stamp, encoding='16UC1')
+    info = ns.CameraInfo()
+    info.header = make_header(ns, stamp, FRAME_ID)
+    info.width, info.height = 640, 480
+    info.k = scene.camera.k.reshape(-1).tolist()
+
+    def publish_all():
+        harness.publish('image', ns.Image, _image_msg(ns, scene.image, stamp))
+        harness.publish('depth', ns.Image, depth)
+        harness.publish('camera_info', ns.CameraInfo, info)
+
+    try:
+        assert harness.spin_until(lambda: harness.received['pose'], every=publish_all)
+        frame = harness.node.seen[0]
+        assert stamp_to_ns(frame.depth.header.stamp) == stamp
+        assert frame.depth.encoding == '16UC1' and frame.camera_info.width == 640
+        # The 3D stage used them: body keypoints lie on each person's drawn depth plane.
+        msg = harness.received['pose'][0]
+        drawn = sorted(p.depth_m for p in scene.people)
+        for human in msg.humans:
+            assert len(human.keypoints_3d) == len(human.keypoints)
+            z = np.array([k.position.z for k in human.keypoints_3d[:17]])
+            assert min(abs(np.nanmedian(z) - d) for d in drawn) < 0.02
+    finally:
+        harness.close()
