@@ -30,8 +30,9 @@ Decoded = tuple[F32, F32, F32]
 #: is < 2e-9 of it, so the result is exact to ~1e-6.
 _SOFTMAX_CUTOFF = 20.0
 #: Half-width (bins) of the window around the argmax that holds every term that counts
-#: for a unimodal SimCC vector (RTMW's are Gaussian-shaped with sigma ~5 bins).
-_SOFTMAX_WINDOW = 8
+#: for a unimodal SimCC vector: RTMW's are Gaussian-shaped with sigma ~5 bins, so only
+#: about +-1.2 bins lie within the cutoff. Rows with more are summed in full (exact).
+_SOFTMAX_WINDOW = 4
 
 
 def _axis_softmax_max(logits: F32, peak: F32, argmax: NDArray[np.intp], scale: float) -> F32:
@@ -53,11 +54,19 @@ def _axis_softmax_max(logits: F32, peak: F32, argmax: NDArray[np.intp], scale: f
     # Flat indices (row * length + column) are far cheaper than 2-D fancy indexing.
     row_start = (np.arange(len(flat)) * length)[:, None]
     column = argmax.reshape(-1, 1) + np.arange(-_SOFTMAX_WINDOW, _SOFTMAX_WINDOW + 1)
-    inside = (column >= 0) & (column < length)
-    index = np.clip(column, 0, length - 1) + row_start
+    if argmax.size and (argmax.min() < _SOFTMAX_WINDOW
+                        or argmax.max() >= length - _SOFTMAX_WINDOW):
+        inside = (column >= 0) & (column < length)
+        column = np.clip(column, 0, length - 1)
+    else:
+        inside = None
+    index = column + row_start
     window = flat.reshape(-1).take(index)
-    terms = np.where(inside & (window > threshold), window - peak_flat, np.float32(-np.inf))
-    sums = np.exp(terms * np.float32(scale)).sum(axis=1)
+    near = window > threshold
+    if inside is not None:
+        near &= inside
+    terms = np.exp((window - peak_flat) * np.float32(scale))
+    sums = (terms * near).sum(axis=1)
     # Rows with a near-maximal value outside the window (several modes): sum them in full.
     # The window is masked in place and restored at once (a copy would cost a full pass).
     values = flat.reshape(-1)
