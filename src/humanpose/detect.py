@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from humanpose.backends.base import BackendOptions, InferenceBackend, create_backend
 from humanpose.errors import ModelLoadError
 from humanpose.models.card import ModelCard, resolve_card
-from humanpose.preprocess import check_image, letterbox
+from humanpose.preprocess import check_image, letterbox, normalise
 from humanpose.types import Detections
 
 F32 = NDArray[np.float32]
@@ -149,10 +149,7 @@ class PersonDetector:
         canvas, ratio = letterbox(image, self.card.input_size, int(head.get('pad_value', 114)),
                                   out=self._canvas)
         swap = (color.lower() == 'bgr') != (self.card.color == 'bgr')
-        for c in range(3):
-            src = canvas[..., 2 - c] if swap else canvas[..., c]
-            np.subtract(src, self._mean[c], out=self._batch[0, c], dtype=np.float32)
-            np.multiply(self._batch[0, c], self._inv_std[c], out=self._batch[0, c])
+        normalise(canvas[None], self._mean, self._inv_std, swap, self._batch)
         start = time.perf_counter()
         outputs = self.backend.run({self.input_name: self._batch})
         self.last_network_s = time.perf_counter() - start

@@ -112,6 +112,9 @@ class MarkerBuilder:
         # Each bone is two consecutive points of the LINE_LIST, coloured alike.
         self._bone_rgba = np.repeat(_rgba(self.skeleton.link_colors), 2, axis=0).tolist()
         self._previous: Optional[tuple[str, ...]] = None
+        # The colours never change: their message objects are made once per namespace
+        # and shared by every frame's markers (half of all the objects they hold).
+        self._colors: dict[int, tuple[list[Any], list[Any]]] = {}
 
     def reset(self) -> None:
         """Forget the previous set of people: the next :meth:`build` starts with DELETEALL."""
@@ -170,7 +173,8 @@ class MarkerBuilder:
                              z=self.joint_diameter_m)
         bone_scale = ns.new('Vector3', x=self.bone_width_m, y=0.0, z=0.0)
         text_scale = ns.new('Vector3', x=0.0, y=0.0, z=self.text_height_m)
-        point, color = ns.Point, ns.ColorRGBA
+        point = ns.Point
+        joint_colors, bone_colors_all = self._color_objects(ns)
         markers: list[Any] = []
         for n in np.flatnonzero(shown.any(axis=1)):
             joint_ids = np.flatnonzero(shown[n])
@@ -183,14 +187,12 @@ class MarkerBuilder:
             markers.append(ns.new(
                 'Marker', id=JOINTS_ID, type=SPHERE_LIST, scale=joint_scale,
                 points=[point(x=x, y=y, z=z) for x, y, z in joints.tolist()],
-                colors=[color(r=r, g=g, b=b, a=a)
-                        for r, g, b, a in (self._joint_rgba[i] for i in joint_ids)],
+                colors=[joint_colors[i] for i in joint_ids],
                 **common))
-            bone_colors = [self._bone_rgba[2 * i + e] for i in bone_ids for e in (0, 1)]
             markers.append(ns.new(
                 'Marker', id=BONES_ID, type=LINE_LIST, scale=bone_scale,
                 points=[point(x=x, y=y, z=z) for x, y, z in ends.tolist()],
-                colors=[color(r=r, g=g, b=b, a=a) for r, g, b, a in bone_colors],
+                colors=[bone_colors_all[2 * i + e] for i in bone_ids for e in (0, 1)],
                 **common))
             # Above the head: y points down in the optical frame.
             top = joints[np.argmin(joints[:, 1])]
@@ -202,3 +204,13 @@ class MarkerBuilder:
                 'Marker', id=LABEL_ID, type=TEXT_VIEW_FACING, scale=text_scale,
                 text=labels[n], **{**common, 'pose': label_pose}))
         return markers
+
+    def _color_objects(self, ns: MessageNamespace) -> tuple[list[Any], list[Any]]:
+        """Return the ColorRGBA messages of the joints and of the bone ends for ``ns``."""
+        key = id(ns.ColorRGBA)
+        if key not in self._colors:
+            color = ns.ColorRGBA
+            self._colors[key] = (
+                [color(r=r, g=g, b=b, a=a) for r, g, b, a in self._joint_rgba],
+                [color(r=r, g=g, b=b, a=a) for r, g, b, a in self._bone_rgba])
+        return self._colors[key]
