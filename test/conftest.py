@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
+
+
+def _keep_humanpose_logs_visible() -> None:
+    """Undo what importing Humble's ``launch`` does to logging, for this test process.
+
+    In a ROS environment the launch_testing pytest plugin imports ``launch``, which makes
+    every logger created afterwards non-propagating (``LaunchLogger``); humanpose's log
+    records would then never reach pytest's ``caplog``.
+    """
+    if logging.getLoggerClass() is not logging.Logger:
+        logging.setLoggerClass(logging.Logger)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith('humanpose') and isinstance(logger, logging.Logger):
+            logger.propagate = True
+
+
+_keep_humanpose_logs_visible()
+
+
+@pytest.fixture(autouse=True)
+def _humanpose_logs_reach_caplog() -> None:
+    _keep_humanpose_logs_visible()
 
 
 @pytest.fixture(scope='session', autouse=True)

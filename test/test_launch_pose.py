@@ -4,7 +4,6 @@ Run with ``colcon test --packages-select pose_bringup`` (CMakeLists.txt register
 add_launch_test) or ``launch_test test/test_launch_pose.py`` in a sourced workspace.
 """
 
-import os
 from pathlib import Path
 import tempfile
 import time
@@ -41,12 +40,14 @@ _LAUNCHED = []
 @pytest.mark.launch_test
 def generate_test_description():
     # Generated models (no weights, no download) in a cache of this test run.
+    # (The directory is passed explicitly: the test process's environment stays as it
+    # is, so tests collected after this one in the same pytest run are not affected.)
     _LAUNCHED.append(True)
-    os.environ['HUMANPOSE_HOME'] = tempfile.mkdtemp(prefix='humanpose-launch-test-')
+    models = Path(tempfile.mkdtemp(prefix='humanpose-launch-test-'))
     from humanpose.testing.models import analytic_detector_model, analytic_pose_model
 
-    arguments = {'image': IMAGE_TOPIC, 'pose_model': str(analytic_pose_model()),
-                 'detector_model': str(analytic_detector_model()),
+    arguments = {'image': IMAGE_TOPIC, 'pose_model': str(analytic_pose_model(directory=models)),
+                 'detector_model': str(analytic_detector_model(directory=models)),
                  'backend': 'onnxruntime-cpu', 'rviz': 'false'}
     pose_launch = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
                                            launch_arguments=arguments.items())
