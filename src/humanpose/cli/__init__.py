@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from importlib import import_module
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -50,6 +51,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f'humanpose {args.command}: interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`humanpose models list | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == '__main__':
