@@ -247,10 +247,11 @@ class Pipeline:
         if self.detector is None:
             return Detections(np.array([[0, 0, w - 1, h - 1]], np.float32),
                               np.ones(1, np.float32))
-        previous = self.tracker.predict(stamp_ns) if self.uses_tracker else None
-        lost = bool(self.tracker.lost_this_frame)
-        due = self.scheduler.should_detect(track_lost=lost)
-        if due or previous is None or not len(previous):
+        due = self.scheduler.should_detect(track_lost=bool(self.tracker.lost_this_frame))
+        # The tracked people's predicted poses are needed only between detector runs.
+        previous = (self.tracker.predict(stamp_ns) if self.uses_tracker and not due
+                    else None)
+        if previous is None or not len(previous):
             with self.timer.stage('detect'):
                 self.detector_runs += 1
                 return self.detector.detect(image, color)

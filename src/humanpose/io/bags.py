@@ -362,8 +362,8 @@ class PoseBagWriter:
 
         log_time = stamp_ns if log_time_ns is None else log_time_ns
         header = make_header(self.ns, stamp_ns, frame_id)
-        sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
-        self._write(self._pose_conn, log_time, encode_pose_array(poses, sec, nanosec, frame_id))
+        self._write(self._pose_conn, log_time, encode_pose_array(
+            poses, header.stamp.sec, header.stamp.nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
             markers = self._markers.build(poses, self.ns, header)
             self._write(self._marker_conn, log_time,
