@@ -40,3 +40,10 @@ def test_threads_and_batched_run(pose_model):
     assert out['simcc_x'].shape == (5, 133, 384)
     empty = run_batched(backend, 'input', batch[:0])
     assert empty['simcc_y'].shape == (0, 133, 512)
+
+
+@pytest.mark.parametrize('spin, expected', [(False, '0'), (True, '1')])
+def test_idle_threads_sleep_unless_spinning_is_asked_for(pose_model, spin, expected):
+    backend = create_backend(pose_model, 'onnxruntime-cpu', BackendOptions(spin_wait=spin))
+    options = backend._session.get_session_options()
+    assert options.get_session_config_entry('session.intra_op.allow_spinning') == expected

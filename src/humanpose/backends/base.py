@@ -54,6 +54,8 @@ class BackendOptions:
     :param workspace_mb: TensorRT builder workspace limit.
     :param cache_dir: engine cache directory (None = ``humanpose.paths.engines_dir()``).
     :param keep_fp32: keep normalisation layers and the output head in FP32 in FP16 builds.
+    :param spin_wait: let ONNX Runtime's idle CPU threads spin (a little lower latency on
+        cores nothing else uses; off, they leave the cores to the rest of the pipeline).
     """
 
     device_id: int = 0
@@ -64,6 +66,7 @@ class BackendOptions:
     workspace_mb: int = 1024
     cache_dir: Optional[Path] = None
     keep_fp32: bool = True
+    spin_wait: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
 

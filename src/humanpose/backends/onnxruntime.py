@@ -73,6 +73,10 @@ class OnnxRuntimeBackend:
         if options.threads > 0:
             session_options.intra_op_num_threads = options.threads
         session_options.log_severity_level = 3
+        # Idle intra-op threads sleep instead of spinning: spinning threads take the cores
+        # the rest of the frame (crops, decode, the ROS executor) runs on.
+        session_options.add_session_config_entry('session.intra_op.allow_spinning',
+                                                 '1' if options.spin_wait else '0')
         providers: list[Any] = ['CPUExecutionProvider']
         if device == 'cuda':
             providers.insert(0, ('CUDAExecutionProvider', {'device_id': options.device_id}))
