@@ -2,6 +2,7 @@
 #   make test   virtual environment + humanpose[test], then the test suite
 #   make lint   flake8 (ROS style), pydocstyle (pep257), mypy
 #   make demo   the pose pipeline on a generated scene (CPU, ONNX Runtime)
+#   make bench  per-stage latency on generated scenes (humanpose bench)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: test lint demo bench clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py src/humanpose/_simcc.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -31,4 +32,4 @@ bench: $(STAMP)
 	$(VENV)/bin/humanpose bench --json out/bench.json
 
 clean:
-	rm -rf $(VENV) build out *.egg-info src/*.egg-info
+	rm -rf $(VENV) build out *.egg-info src/*.egg-info src/humanpose/_simcc.*.so

@@ -1,9 +1,13 @@
-"""Install the humanpose package; the ROS messages' .msg files travel inside it."""
+"""Install the humanpose package; the ROS messages' .msg files travel inside it.
+
+The SimCC decoding kernel (src/humanpose/_simcc.c) is optional: without a C compiler the
+package installs without it and decodes in NumPy.
+"""
 
 from pathlib import Path
 import shutil
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -20,4 +24,7 @@ class BuildPyWithMessages(build_py):
             shutil.copy2(msg, target / msg.name)
 
 
-setup(cmdclass={'build_py': BuildPyWithMessages})
+SIMCC_KERNEL = Extension('humanpose._simcc', sources=['src/humanpose/_simcc.c'],
+                         extra_compile_args=['-O3', '-std=c99'], optional=True)
+
+setup(cmdclass={'build_py': BuildPyWithMessages}, ext_modules=[SIMCC_KERNEL])

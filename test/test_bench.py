@@ -22,6 +22,10 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     assert set(cases[0]['median_ms']) == set(STAGES)
     assert 0.0 <= cases[1]['overhead'] < 1.0 and cases[1]['per_person_ms'] > 0
     assert plot.stat().st_size > 1000
+    from humanpose import decode
+    assert data['simcc_decoder'] == ('C kernel' if decode._kernel else
+                                     'numpy (C kernel not built)')
+    assert data['simcc_decoder'] in table
 
 
 def test_bench_rejects_bad_sizes(capsys):

@@ -1,11 +1,24 @@
 import numpy as np
 import pytest
 
+from humanpose import decode
 from humanpose.decode import decode_heatmap, decode_pose_outputs, decode_simcc, refine_dark
 from humanpose.errors import ModelLoadError
 
+KERNEL = decode._kernel
+NO_KERNEL = 'the C kernel humanpose._simcc was not built (no C compiler at install time)'
 
-def test_simcc_hand_computed():
+
+@pytest.fixture(params=['kernel', 'numpy'])
+def simcc_impl(request, monkeypatch):
+    """Run a SimCC test with the C kernel, then with the NumPy decoder."""
+    if request.param == 'kernel' and KERNEL is None:
+        pytest.skip(NO_KERNEL)
+    monkeypatch.setattr(decode, '_kernel', KERNEL if request.param == 'kernel' else None)
+    return request.param
+
+
+def test_simcc_hand_computed(simcc_impl):
     sx = np.full((1, 2, 8), -1.0, np.float32)
     sy = np.full((1, 2, 6), -1.0, np.float32)
     sx[0, 0, 5], sy[0, 0, 2] = 0.9, 0.4   # keypoint 0 at bins (5, 2)
@@ -20,7 +33,7 @@ def test_simcc_hand_computed():
     assert conf[0, 1] == 0.0
 
 
-def test_simcc_confidence_always_in_unit_range():
+def test_simcc_confidence_always_in_unit_range(simcc_impl):
     rng = np.random.default_rng(0)
     sx = rng.normal(0, 5, (4, 133, 384)).astype(np.float32)
     sy = rng.normal(0, 5, (4, 133, 512)).astype(np.float32)
@@ -51,7 +64,7 @@ def test_heatmap_decode_scales_to_input_pixels():
     np.testing.assert_allclose(plain[0, 0], [80, 124])
 
 
-def test_empty_batches_decode():
+def test_empty_batches_decode(simcc_impl):
     kp, scores, conf = decode_simcc(np.zeros((0, 17, 384), np.float32),
                                     np.zeros((0, 17, 512), np.float32), 2.0)
     assert kp.shape == (0, 17, 2) and conf.shape == (0, 17)
@@ -73,7 +86,7 @@ def _full_softmax_max(v, scale):
 
 
 @pytest.mark.parametrize('shape', ['gaussian', 'bimodal', 'flat', 'edge'])
-def test_visibility_equals_the_full_softmax_and_leaves_inputs_alone(shape):
+def test_visibility_equals_the_full_softmax_and_leaves_inputs_alone(shape, simcc_impl):
     rng = np.random.default_rng(3)
     bins = np.arange(384)
     centre = rng.uniform(0, 383, (2, 17, 1))
@@ -92,3 +105,50 @@ def test_visibility_equals_the_full_softmax_and_leaves_inputs_alone(shape):
     np.testing.assert_allclose(conf, expected, atol=1e-6)
     np.testing.assert_array_equal(sx, before_x)
     np.testing.assert_array_equal(sy, before_y)
+
+
+def _realistic_simcc(rng, n, k, bins_x, bins_y):
+    """Gaussian SimCC rows (the codec's sigmas) with a little noise, some bimodal."""
+    rows = []
+    for bins, sigma in ((bins_x, 4.9), (bins_y, 5.66)):
+        centre = rng.uniform(0, bins - 1, (n, k, 1))
+        v = np.exp(-0.5 * ((np.arange(bins) - centre) / sigma) ** 2)
+        v += rng.normal(0, 0.01, v.shape)
+        v[:, ::5] += np.roll(v[:, ::5], bins // 3, axis=-1) * 0.99  # several modes
+        rows.append(v.astype(np.float32))
+    return rows
+
+
+@pytest.mark.skipif(KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.parametrize('n, bins_x, bins_y', [(1, 384, 512), (20, 384, 512), (3, 6, 8),
+                                               (2, 17, 33), (0, 384, 512)])
+def test_kernel_equals_numpy(n, bins_x, bins_y, monkeypatch):
+    # (20, 384, 512) is above the two-thread threshold; 6, 17, 33 bins exercise the
+    # kernel's scalar tails.
+    sx, sy = _realistic_simcc(np.random.default_rng(n + bins_x), n, 133, bins_x, bins_y)
+    sx[:, 7] = -np.inf                # no usable maximum on x
+    sy[:, 9, 3] = np.inf               # an infinite logit
+    sx[:, 11, 2], sx[:, 11, 4] = 0.95, 0.95  # a tie: the first index wins
+    fast = decode_simcc(sx, sy, 2.0)
+    monkeypatch.setattr(decode, '_kernel', None)
+    slow = decode_simcc(sx, sy, 2.0)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    np.testing.assert_allclose(fast[2], slow[2], atol=1e-6)
+
+
+@pytest.mark.skipif(KERNEL is None, reason=NO_KERNEL)
+def test_kernel_takes_strided_and_float64_outputs_and_refuses_wrong_buffers():
+    sx, sy = _realistic_simcc(np.random.default_rng(1), 2, 17, 384, 512)
+    expected = decode_simcc(sx, sy, 2.0)
+    strided = decode_simcc(np.repeat(sx, 2, axis=1)[:, ::2], sy.astype(np.float64), 2.0)
+    for got, want in zip(strided, expected):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    out = np.empty(34, np.float32)
+    with pytest.raises(ValueError, match='buffer sizes'):
+        KERNEL.decode(sx, sy, 34, 384, 512, 735.0, 849.0, 20.0, 0.5, out, out, out)
+
+
+def test_simcc_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ModelLoadError, match='same N and K'):
+        decode_simcc(np.zeros((1, 17, 384), np.float32), np.zeros((2, 17, 512), np.float32), 2.0)

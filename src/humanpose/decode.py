@@ -6,6 +6,9 @@
 * Heatmaps (MSRA): argmax, then DARK refinement — a second-order Taylor expansion at the
   maximum of the log of the Gaussian-blurred heatmap — and scaling to input pixels.
 
+SimCC decoding runs in a small C kernel (``humanpose._simcc``, one pass over the logits)
+when it was built with the package, else in NumPy (two passes); both give the same results.
+
 Decoders are registered by head type (:data:`DECODERS`); each takes the network outputs
 and the model card and returns ``(keypoints (N, K, 2) input px, scores (N, K) raw,
 confidence (N, K) in [0, 1])``. Invalid keypoints keep their argmax location and get
@@ -22,80 +25,62 @@ from numpy.typing import NDArray
 
 from humanpose.errors import ModelLoadError
 
+try:
+    from humanpose import _simcc as _kernel
+except ImportError:  # built without a C compiler: the NumPy decoder does the same job
+    _kernel = None  # type: ignore[assignment]
+
 F32 = NDArray[np.float32]
 Decoded = tuple[F32, F32, F32]
 
 
-#: Softmax terms below exp(-_SOFTMAX_CUTOFF) of the maximum are left out of the sum; each
-#: is < 2e-9 of it, so the result is exact to ~1e-6.
+#: Softmax terms below exp(-_SOFTMAX_CUTOFF) of the maximum are negligible: each is
+#: < 2.1e-9 of it, so leaving all of them out changes the result by < 1e-6.
 _SOFTMAX_CUTOFF = 20.0
-#: Half-width (bins) of the window around the argmax that holds every term that counts
-#: for a unimodal SimCC vector: RTMW's are Gaussian-shaped with sigma ~5 bins, so only
-#: about +-1.2 bins lie within the cutoff. Rows with more are summed in full (exact).
-_SOFTMAX_WINDOW = 4
+#: Width (bins) of the window around the argmax whose softmax terms are summed. RTMW's
+#: vectors are Gaussian-shaped (sigma ~5 bins), so every term that counts lies within about
+#: +-1.2 bins of the peak. Rows with a term that counts outside the window (several modes)
+#: are summed in full, so the result is exact either way.
+_SOFTMAX_WINDOW = 9
 
 
-def _axis_softmax_max(logits: F32, peak: F32, argmax: NDArray[np.intp], scale: float) -> F32:
-    """Return max(softmax(logits * scale)) over the last axis = 1 / sum(exp(s * (v - max))).
+def _axis_scan(logits: F32, width: int) -> tuple[NDArray[np.intp], F32, F32]:
+    """Scan one axis: argmax, the window around it, and the largest value outside it.
 
-    Only terms within ``_SOFTMAX_CUTOFF / scale`` of the maximum count. When all of them lie
-    in a small window around the argmax (the largest value outside it is below the
-    cutoff), the sum is taken over that window; other rows (several modes) in full.
-
-    :param logits: (N, K, L).
-    :param peak: (N, K) maxima of ``logits`` over the last axis.
-    :param argmax: (N, K) positions of the maxima.
-    :param scale: the softmax's inverse temperature (beta * sigma).
+    :param logits: (N, K, L) logits.
+    :param width: window width, <= L.
+    :return: argmax (R,), the window's values (R, width) and the largest value outside the
+        window (R,), with R = N * K rows.
     """
     length = logits.shape[-1]
     flat = np.ascontiguousarray(logits).reshape(-1, length)
-    peak_flat = peak.reshape(-1, 1)
-    threshold = peak_flat - np.float32(_SOFTMAX_CUTOFF / scale)
-    # Flat indices (row * length + column) are far cheaper than 2-D fancy indexing.
-    row_start = (np.arange(len(flat)) * length)[:, None]
-    column = argmax.reshape(-1, 1) + np.arange(-_SOFTMAX_WINDOW, _SOFTMAX_WINDOW + 1)
-    if argmax.size and (argmax.min() < _SOFTMAX_WINDOW
-                        or argmax.max() >= length - _SOFTMAX_WINDOW):
-        inside = (column >= 0) & (column < length)
-        column = np.clip(column, 0, length - 1)
-    else:
-        inside = None
-    index = column + row_start
-    window = flat.reshape(-1).take(index)
-    near = window > threshold
-    if inside is not None:
-        near &= inside
-    terms = np.exp((window - peak_flat) * np.float32(scale))
-    sums = (terms * near).sum(axis=1)
-    # Rows with a near-maximal value outside the window (several modes): sum them in full.
-    # The window is masked in place and restored at once (a copy would cost a full pass).
+    argmax = flat.argmax(axis=1)
+    # The window starts at argmax - width // 2, shifted to stay inside the row, so it always
+    # holds the argmax and needs no masking.
+    start = np.clip(argmax - width // 2, 0, length - width)
+    row_start = np.arange(0, flat.size, length)
+    index = (start + row_start)[:, None] + np.arange(width)
     values = flat.reshape(-1)
+    window = values.take(index)
+    # The largest value outside the window: mask the window in place, argmax, restore (a
+    # copy of the logits would cost a full pass). Inputs we may not write are copied.
     if not (values.flags.writeable and np.shares_memory(values, logits)):
         values = values.copy()
     values[index] = -np.inf
     try:
-        second = values.take(values.reshape(flat.shape).argmax(axis=1) + row_start[:, 0])
+        outside = values.take(values.reshape(flat.shape).argmax(axis=1) + row_start)
     finally:
         values[index] = window
-    spread = np.flatnonzero(second > threshold[:, 0])
-    if spread.size:
-        full = (flat[spread] - peak_flat[spread]) * np.float32(scale)
-        sums[spread] = np.exp(full).sum(axis=1)
-    result: F32 = (1.0 / sums).astype(np.float32).reshape(peak.shape)
-    return result
-
-
-def _take_rows(values: F32, column: NDArray[np.intp]) -> F32:
-    """Return ``values[..., column]`` per row of the last axis (flat indexing, fast)."""
-    length = values.shape[-1]
-    flat = np.ascontiguousarray(values).reshape(-1)
-    taken: F32 = flat.take(column.reshape(-1) + np.arange(column.size) * length)
-    return taken.reshape(column.shape)
+    return argmax, window, outside
 
 
 def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
                  sigma: tuple[float, float] = (4.9, 5.66), beta: float = 150.0) -> Decoded:
     """Decode SimCC vectors.
+
+    Location = argmax / split_ratio per axis; raw score = min(max_x, max_y); confidence =
+    min over axes of max(softmax(logits * beta * sigma)) = 1 / sum(exp(s * (v - max))),
+    where terms below exp(-_SOFTMAX_CUTOFF) may be left out.
 
     :param simcc_x: (N, K, Wx) x-axis logits, Wx = input width * split_ratio.
     :param simcc_y: (N, K, Wy) y-axis logits.
@@ -103,17 +88,72 @@ def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
     :param sigma: the codec's label sigma (x, y), in bins.
     :param beta: the codec's decode beta.
     :return: keypoints (N, K, 2) input pixels, raw scores (N, K), confidence (N, K) in [0, 1].
+    :raises ModelLoadError: outputs that are not (N, K, bins) pairs.
     """
-    x_loc = simcc_x.argmax(axis=-1)
-    y_loc = simcc_y.argmax(axis=-1)
-    max_x = _take_rows(simcc_x, x_loc)
-    max_y = _take_rows(simcc_y, y_loc)
-    scores = np.minimum(max_x, max_y).astype(np.float32)
-    keypoints = np.stack([x_loc, y_loc], axis=-1).astype(np.float32) / np.float32(split_ratio)
-    confidence = np.minimum(_axis_softmax_max(simcc_x, max_x, x_loc, beta * sigma[0]),
-                            _axis_softmax_max(simcc_y, max_y, y_loc, beta * sigma[1]))
-    confidence[scores <= 0] = 0.0
-    return keypoints, scores, np.clip(confidence, 0.0, 1.0).astype(np.float32)
+    if (simcc_x.ndim != 3 or simcc_y.ndim != 3 or simcc_y.shape[:2] != simcc_x.shape[:2]
+            or not simcc_x.shape[-1] or not simcc_y.shape[-1]):
+        raise ModelLoadError(f'SimCC outputs must be (N, K, bins) for the same N and K; got '
+                             f'simcc_x {simcc_x.shape} and simcc_y {simcc_y.shape}. Is the '
+                             "model card's head type right for this model?")
+    scales = (beta * sigma[0], beta * sigma[1])
+    if _kernel is not None:
+        return _decode_simcc_kernel(simcc_x, simcc_y, split_ratio, scales)
+    return _decode_simcc_numpy(simcc_x, simcc_y, split_ratio, scales)
+
+
+def _decode_simcc_kernel(simcc_x: F32, simcc_y: F32, split_ratio: float,
+                         scales: tuple[float, float]) -> Decoded:
+    """:func:`decode_simcc` in the C kernel, one pass over the logits."""
+    n, k = simcc_x.shape[:2]
+    rows, bins_x, bins_y = n * k, simcc_x.shape[-1], simcc_y.shape[-1]
+    flat_x = np.ascontiguousarray(simcc_x, np.float32).reshape(rows, bins_x)
+    flat_y = np.ascontiguousarray(simcc_y, np.float32).reshape(rows, bins_y)
+    keypoints = np.empty((rows, 2), np.float32)
+    scores = np.empty(rows, np.float32)
+    confidence = np.empty(rows, np.float32)
+    _kernel.decode(flat_x, flat_y, rows, bins_x, bins_y, scales[0], scales[1], _SOFTMAX_CUTOFF,
+                   1.0 / split_ratio, keypoints, scores, confidence)
+    return keypoints.reshape(n, k, 2), scores.reshape(n, k), confidence.reshape(n, k)
+
+
+def _decode_simcc_numpy(simcc_x: F32, simcc_y: F32, split_ratio: float,
+                        scales: tuple[float, float]) -> Decoded:
+    """:func:`decode_simcc` in NumPy, two passes over the logits.
+
+    The softmax is summed over a window around the argmax, or over the whole row where a
+    term that counts lies outside it.
+    """
+    n, k = simcc_x.shape[:2]
+    rows = n * k
+    width = min(_SOFTMAX_WINDOW, simcc_x.shape[-1], simcc_y.shape[-1])
+    x_loc, x_window, x_outside = _axis_scan(simcc_x, width)
+    y_loc, y_window, y_outside = _axis_scan(simcc_y, width)
+    # Both axes side by side, rows last so the reductions below run along contiguous rows:
+    # (width, 2R) windows, (2R,) per-row numbers.
+    window = np.empty((width, 2 * rows), np.float32)  # C order (concatenate keeps F order)
+    window[:, :rows], window[:, rows:] = x_window.T, y_window.T
+    peak = window.max(axis=0)
+    scale = np.empty(2 * rows, np.float32)
+    scale[:rows], scale[rows:] = scales
+    with np.errstate(invalid='ignore'):  # infinite maxima: inf - inf; confidence 0 below
+        sums = np.exp((window - peak) * scale).sum(axis=0)
+    # Rows with a term that counts outside the window (several modes): sum them in full.
+    near_outside = np.concatenate([x_outside, y_outside]) > peak - _SOFTMAX_CUTOFF / scale
+    for axis, logits in enumerate((simcc_x, simcc_y)):
+        full = np.flatnonzero(near_outside[axis * rows:(axis + 1) * rows])
+        if full.size:
+            at = full + axis * rows
+            vectors = logits.reshape(rows, -1)[full]
+            sums[at] = np.exp((vectors - peak[at, None]) * scale[at, None]).sum(axis=1)
+    scores = np.minimum(peak[:rows], peak[rows:]).reshape(n, k)
+    confidence = (1.0 / np.maximum(sums[:rows], sums[rows:])).reshape(n, k)
+    confidence[(scores <= 0) | ~np.isfinite(confidence) | ~np.isfinite(scores)] = 0.0
+    keypoints = np.empty((n, k, 2), np.float32)
+    keypoints[..., 0] = x_loc.reshape(n, k)
+    keypoints[..., 1] = y_loc.reshape(n, k)
+    keypoints *= np.float32(1.0 / split_ratio)
+    return (keypoints, scores.astype(np.float32),
+            np.clip(confidence, 0.0, 1.0).astype(np.float32))
 
 
 def _blur_keep_max(heatmaps: F32, kernel: int) -> F32:

@@ -1,0 +1,7 @@
+"""Types of the optional C kernel built from _simcc.c."""
+
+from typing import Any
+
+def decode(simcc_x: Any, simcc_y: Any, rows: int, bins_x: int, bins_y: int, scale_x: float,
+           scale_y: float, cutoff: float, inv_split: float, keypoints: Any, scores: Any,
+           confidence: Any) -> None: ...
