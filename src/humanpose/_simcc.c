@@ -33,7 +33,7 @@ static inline int any_above(const float *p, f4 t)
                           _mm_or_ps(_mm_cmpgt_ps(load4(p + 8), t), _mm_cmpgt_ps(load4(p + 12), t)));
     return _mm_movemask_ps(gt);
 }
-#elif defined(__ARM_NEON)
+#elif defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
 typedef float32x4_t f4;
 #define set4(x) vdupq_n_f32(x)
