@@ -149,6 +149,11 @@ def test_kernel_takes_strided_and_float64_outputs_and_refuses_wrong_buffers():
         KERNEL.decode(sx, sy, 34, 384, 512, 735.0, 849.0, 20.0, 0.5, out, out, out)
 
 
+def test_the_implementation_in_use_is_named(simcc_impl):
+    expected = 'C kernel' if simcc_impl == 'kernel' else 'numpy (C kernel not built)'
+    assert decode.simcc_implementation() == expected
+
+
 def test_simcc_shape_mismatch_is_a_clear_error():
     with pytest.raises(ModelLoadError, match='same N and K'):
         decode_simcc(np.zeros((1, 17, 384), np.float32), np.zeros((2, 17, 512), np.float32), 2.0)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from humanpose.backends.base import BackendOptions
+from humanpose.decode import simcc_implementation
 
 STAGES: tuple[str, ...] = ('convert', 'detect', 'crop', 'infer', 'decode', 'lift3d', 'track',
                            'message', 'markers')
@@ -242,8 +243,9 @@ def format_table(results: Sequence[CaseResult]) -> str:
         speed = f'{r.batching_speedup:7.2f}' if r.batching_speedup else f'{"-":>7}'
         row += f' {r.frame_ms:8.1f} {r.fps:6.2f} {100 * r.overhead:5.1f} {speed}'
         lines.append(row)
-    lines.append('per person: crop {:.3f} ms, decode {:.3f} ms (largest case; SimCC decoder: '
-                 '{})'.format(*_per_person(results), simcc_decoder()))
+    crop_ms, decode_ms = _per_person(results)
+    lines.append(f'per person: crop {crop_ms:.3f} ms, decode {decode_ms:.3f} ms (largest case; '
+                 f'SimCC decoder: {simcc_implementation()})')
     return '\n'.join(lines)
 
 
@@ -253,15 +255,9 @@ def _per_person(results: Sequence[CaseResult]) -> tuple[float, float]:
     return big.median_ms['crop'] / n, big.median_ms['decode'] / n
 
 
-def simcc_decoder() -> str:
-    """Which SimCC decoder this install runs: the C kernel, or NumPy where it was not built."""
-    from humanpose import decode
-    return 'C kernel' if decode._kernel is not None else 'numpy (C kernel not built)'
-
-
 def to_json(config: BenchConfig, results: Sequence[CaseResult]) -> dict[str, Any]:
     """Return config and results as JSON-ready data."""
-    return {'config': asdict(config), 'simcc_decoder': simcc_decoder(),
+    return {'config': asdict(config), 'simcc_decoder': simcc_implementation(),
             'results': [{**asdict(r), 'batching_speedup': r.batching_speedup} for r in results]}
 
 

@@ -74,6 +74,11 @@ def _axis_scan(logits: F32, width: int) -> tuple[NDArray[np.intp], F32, F32]:
     return argmax, window, outside
 
 
+def simcc_implementation() -> str:
+    """Name the SimCC decoder this install runs: the C kernel, or NumPy without it."""
+    return 'C kernel' if _kernel is not None else 'numpy (C kernel not built)'
+
+
 def decode_simcc(simcc_x: F32, simcc_y: F32, split_ratio: float,
                  sigma: tuple[float, float] = (4.9, 5.66), beta: float = 150.0) -> Decoded:
     """Decode SimCC vectors.
