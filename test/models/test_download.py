@@ -65,8 +65,10 @@ class Server:
                     self.send_response(200)
                 self.send_header('Content-Length', str(len(data) - start))
                 self.end_headers()
-                self.wfile.write(data[start:])
+                # Counted before writing: the client may check the count as soon as it has
+                # read the bytes, before this thread would get past the write.
                 outer.sent += len(data) - start
+                self.wfile.write(data[start:])
 
             def log_message(self, *args: object) -> None:
                 pass
