@@ -176,8 +176,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
         poses = clock.run('track', track)
         clock.run('message', lambda: encode_pose_array(
             poses, msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
-        clock.run('markers', lambda: store.serialize_cdr(
-            markers.build(poses, ns, msg.header), 'visualization_msgs/msg/MarkerArray'))
+        clock.run('markers', lambda: markers.encode(
+            poses, msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
         found = len(poses)
         if progress is not None:
             progress(f'{width}x{height} {people} people: frame {frame + 1}/{total}')

@@ -365,9 +365,10 @@ class PoseBagWriter:
         self._write(self._pose_conn, log_time, encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
-            markers = self._markers.build(poses, self.ns, header)
-            self._write(self._marker_conn, log_time,
-                        bytes(self.store.serialize_cdr(markers, MARKER_TYPE)))
+            markers = self._markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
+                                           frame_id)
+            if markers is not None:
+                self._write(self._marker_conn, log_time, markers)
 
     def copy(self, connection: Any, log_time_ns: int, raw: bytes) -> None:
         """Copy one input message (its connection's type, definition and QoS kept).

@@ -1,4 +1,4 @@
-"""Direct CDR encoding of ``pose_bringup/msg/HumanPoseArray`` from arrays.
+"""Direct CDR encoding of ``HumanPoseArray`` and ``visualization_msgs/MarkerArray``.
 
 Building one Python message object per keypoint costs milliseconds per frame (8 people x
 133 keypoints x 2D + 3D is thousands of objects); writing the CDR bytes straight from the
@@ -16,11 +16,14 @@ adds no alignment of its own beyond that of its first field.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, TYPE_CHECKING
 
 import numpy as np
 
 from humanpose.types import Poses
+
+if TYPE_CHECKING:
+    from humanpose.ros.markers import MarkerSpec
 
 #: Little-endian CDR encapsulation header.
 CDR_LE_HEADER = b'\x00\x01\x00\x00'
@@ -58,6 +61,10 @@ class _Writer:
         self.u32(len(data))
         self.raw(data)
 
+    def stamp(self, sec: int, nanosec: int) -> None:
+        self.align(4)
+        self.raw(int(sec).to_bytes(4, 'little', signed=True) + int(nanosec).to_bytes(4, 'little'))
+
     def bytes(self) -> bytes:
         return b''.join(self.chunks)
 
@@ -74,8 +81,7 @@ def encode_pose_array(poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id
     :param skeleton: layout name; default ``poses.skeleton``.
     """
     w = _Writer()
-    w.align(4)
-    w.raw(np.array([stamp_sec], '<i4').tobytes() + np.array([stamp_nanosec], _U32).tobytes())
+    w.stamp(stamp_sec, stamp_nanosec)
     w.string(frame_id)
     w.string(poses.skeleton if skeleton is None else skeleton)
     n, k = len(poses), poses.num_keypoints
@@ -109,4 +115,52 @@ def encode_pose_array(poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id
             w.raw(kp3d[i].tobytes()[:-4])
         else:
             w.u32(0)
+    return w.bytes()
+
+
+#: The Marker fields after ``colors`` that our markers leave empty, up to ``text``:
+#: texture_resource '', texture (CompressedImage: zero stamp, frame_id '', format '',
+#: no data), uv_coordinates []. Same layout on Humble and Jazzy.
+_EMPTY_TEXTURE = ((1).to_bytes(4, 'little') + b'\x00\x00\x00\x00'   # '' + pad to 4
+                  + bytes(8)                                          # stamp
+                  + ((1).to_bytes(4, 'little') + b'\x00\x00\x00\x00') * 2  # frame_id, format
+                  + bytes(4) + bytes(4))                              # data [], uv []
+
+
+def encode_marker_array(markers: Sequence[MarkerSpec], stamp_sec: int, stamp_nanosec: int,
+                        frame_id: str) -> bytes:
+    """Return the CDR bytes of a ``visualization_msgs/MarkerArray`` of ``markers``.
+
+    Every marker gets the header (stamp, frame_id) and an identity orientation; texture,
+    UV coordinates and mesh fields are empty, ``frame_locked`` and
+    ``mesh_use_embedded_materials`` false. Equal byte for byte to rosbags'
+    ``serialize_cdr`` of :meth:`humanpose.ros.markers.MarkerBuilder.build` (tested).
+    """
+    w = _Writer()
+    w.u32(len(markers))
+    for m in markers:
+        w.stamp(stamp_sec, stamp_nanosec)
+        w.string(frame_id)
+        w.string(m.ns)
+        w.align(4)
+        w.raw(np.array([m.id, m.type, m.action], '<i4').tobytes())
+        w.align(8)
+        w.raw(np.array([*m.position, 0.0, 0.0, 0.0, 1.0, *m.scale], '<f8').tobytes())
+        w.raw(np.array(m.color, '<f4').tobytes())
+        w.stamp(*m.lifetime)
+        w.raw(b'\x00')  # frame_locked
+        w.u32(len(m.points))
+        if len(m.points):
+            w.align(8)
+            w.raw(np.ascontiguousarray(m.points, '<f8').tobytes())
+        w.u32(len(m.colors))
+        w.raw(np.ascontiguousarray(m.colors, '<f4').tobytes())
+        # From a 4-aligned offset (a u32 count, then 16-byte colours) the fixed empty
+        # texture block keeps every field of it aligned as CDR wants.
+        w.raw(_EMPTY_TEXTURE)
+        w.string(m.text)
+        w.string('')    # mesh_resource
+        w.string('')    # mesh_file.filename
+        w.u32(0)        # mesh_file.data
+        w.raw(b'\x00')  # mesh_use_embedded_materials
     return w.bytes()

@@ -344,14 +344,16 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         source = frame.image.header
         header = make_header(self._ns, stamp_to_ns(source.stamp),
                              config.frame_id or source.frame_id)
-        # CDR bytes straight from the arrays: the same message as poses_to_msg builds,
-        # without thousands of per-keypoint objects (rclpy publishes bytes as they are).
+        # CDR bytes straight from the arrays: the same messages as poses_to_msg and
+        # MarkerBuilder.build make, without thousands of per-keypoint objects (rclpy
+        # publishes bytes as they are).
         self._pose_pub.publish(encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, header.frame_id))
         if config.publish_markers:
-            array = markers.build(poses, self._ns, header)
-            if array.markers:
-                self._marker_pub.publish(array)
+            marker_bytes = markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
+                                          header.frame_id)
+            if marker_bytes is not None:
+                self._marker_pub.publish(marker_bytes)
         if config.publish_annotated_image and self._image_pub.get_subscription_count() > 0:
             drawn = draw_poses(rgb, poses, config.keypoint_threshold, color='rgb')
             self._image_pub.publish(rgb_to_image_msg(drawn, self._ns, header))

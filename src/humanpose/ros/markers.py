@@ -17,6 +17,11 @@ Joint and bone colours are the skeleton's own display colours (by body part, the
 as on the annotated image). Without 3D keypoints there is nothing to place in space:
 no per-person markers are built and only the annotated image shows the skeleton.
 
+The builder describes each marker once (:class:`MarkerSpec`: arrays, no per-point
+objects); :meth:`MarkerBuilder.encode` writes the MarkerArray's CDR bytes straight from
+those (what the node publishes and the bag writer records: about 20 times faster than
+message objects), :meth:`MarkerBuilder.build` makes message objects of the same content.
+
 The builder is stateful: when the set of people (their ids, or their indices where no
 ids are given) differs from the previous call's, a ``DELETEALL`` marker comes first, so
 markers of people who left vanish at once instead of lingering for their lifetime.
@@ -24,12 +29,14 @@ markers of people who left vanish at once instead of lingering for their lifetim
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import NDArray
 
 from humanpose.errors import InvalidInputError
+from humanpose.ros.cdr import encode_marker_array
 from humanpose.ros.messages import MessageNamespace
 from humanpose.skeletons import Skeleton, get_skeleton
 from humanpose.types import Poses
@@ -65,12 +72,13 @@ def person_labels(poses: Poses) -> tuple[str, ...]:
     return tuple(str(i) for i in range(len(poses)))
 
 
-def _duration(ns: MessageNamespace, seconds: float) -> Any:
+def _duration(seconds: float) -> tuple[int, int]:
+    """Seconds -> builtin_interfaces/Duration (sec, nanosec)."""
     sec = int(np.floor(seconds))
     nanosec = int(round((seconds - sec) * 1e9))
     if nanosec >= 1_000_000_000:
         sec, nanosec = sec + 1, nanosec - 1_000_000_000
-    return ns.new('Duration', sec=sec, nanosec=nanosec)
+    return sec, nanosec
 
 
 def _rgba(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -78,6 +86,42 @@ def _rgba(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
     rgba = np.ones((len(rgb), 4), np.float64)
     rgba[:, :3] = np.asarray(rgb, np.float64) / 255.0
     return rgba
+
+
+def _no_rows(width: int) -> NDArray[np.float64]:
+    return np.zeros((0, width), np.float64)
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """The content of one ``visualization_msgs/Marker`` (header aside).
+
+    Orientation is always the identity; fields not listed (texture, mesh, ...) stay empty.
+
+    :param ns: marker namespace.
+    :param id: marker id inside ``ns``.
+    :param type: SPHERE_LIST, LINE_LIST, TEXT_VIEW_FACING ...
+    :param action: ADD or DELETEALL.
+    :param position: pose position, metres.
+    :param scale: marker scale, metres.
+    :param color: RGBA of the whole marker, in [0, 1].
+    :param lifetime: (sec, nanosec) RViz keeps the marker; (0, 0) = forever.
+    :param points: (M, 3) float64 points, metres.
+    :param colors: (M, 4) float64 RGBA per point, in [0, 1].
+    :param text: text of a TEXT_VIEW_FACING marker.
+    """
+
+    ns: str
+    id: int
+    type: int = 0
+    action: int = ADD
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    color: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    lifetime: tuple[int, int] = (0, 0)
+    points: NDArray[np.float64] = field(default_factory=lambda: _no_rows(3))
+    colors: NDArray[np.float64] = field(default_factory=lambda: _no_rows(4))
+    text: str = ''
 
 
 class MarkerBuilder:
@@ -108,13 +152,10 @@ class MarkerBuilder:
         self.joint_diameter_m = float(joint_diameter_m)
         self.bone_width_m = float(bone_width_m)
         self.text_height_m = float(text_height_m)
-        self._joint_rgba = _rgba(self.skeleton.keypoint_colors).tolist()
+        self._joint_rgba = _rgba(self.skeleton.keypoint_colors)
         # Each bone is two consecutive points of the LINE_LIST, coloured alike.
-        self._bone_rgba = np.repeat(_rgba(self.skeleton.link_colors), 2, axis=0).tolist()
+        self._bone_rgba = _rgba(self.skeleton.link_colors)
         self._previous: Optional[tuple[str, ...]] = None
-        # The colours never change: their message objects are made once per namespace
-        # and shared by every frame's markers (half of all the objects they hold).
-        self._colors: dict[int, tuple[list[Any], list[Any]]] = {}
 
     def reset(self) -> None:
         """Forget the previous set of people: the next :meth:`build` starts with DELETEALL."""
@@ -124,16 +165,13 @@ class MarkerBuilder:
         """Return the marker namespace of the person labelled ``label``."""
         return f'{self.namespace_prefix}/{label}'
 
-    def build(self, poses: Poses, ns: MessageNamespace, header: Any) -> Any:
-        """Return the MarkerArray of one image's poses.
+    def specs(self, poses: Poses) -> list[MarkerSpec]:
+        """Return the markers of one image's poses, in MarkerArray order.
 
         :param poses: results of one image; 3D markers need ``poses.keypoints_3d``.
-        :param ns: message namespace (rclpy or rosbags).
-        :param header: std_msgs/Header of the source image (stamp, camera optical frame);
-            copied into every marker.
-        :return: MarkerArray: ``DELETEALL`` first when the set of people changed since the
-            previous call (and on the first call), then per person with 3D keypoints a
-            joints, a bones and a label marker.
+        :return: ``DELETEALL`` first when the set of people changed since the previous
+            call (and on the first call), then per person with 3D keypoints a joints, a
+            bones and a label marker. Empty when there is nothing to send.
         :raises InvalidInputError: the poses have another number of keypoints than the
             builder's skeleton.
         """
@@ -142,21 +180,43 @@ class MarkerBuilder:
                 f'marker builder for {self.skeleton.name} ({self.skeleton.num_keypoints} '
                 f'keypoints) got poses of {poses.skeleton} with {poses.num_keypoints}; '
                 'build the MarkerBuilder with the skeleton of the pipeline')
-        header = ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
-                           frame_id=header.frame_id)
         labels = person_labels(poses)
-        markers: list[Any] = []
+        specs: list[MarkerSpec] = []
         if labels != self._previous:
-            markers.append(ns.new('Marker', header=header, ns='', id=0, action=DELETEALL))
+            specs.append(MarkerSpec(ns='', id=0, action=DELETEALL))
             self._previous = labels
         if poses.keypoints_3d is not None and poses.confidence_3d is not None and len(poses):
-            markers += self._person_markers(poses.keypoints_3d, poses.confidence_3d, labels,
-                                            ns, header)
-        return ns.new('MarkerArray', markers=markers)
+            specs += self._person_specs(poses.keypoints_3d, poses.confidence_3d, labels)
+        return specs
 
-    def _person_markers(self, keypoints_3d: NDArray[np.float32],
-                        confidence_3d: NDArray[np.float32], labels: tuple[str, ...],
-                        ns: MessageNamespace, header: Any) -> list[Any]:
+    def encode(self, poses: Poses, stamp_sec: int, stamp_nanosec: int,
+               frame_id: str) -> Optional[bytes]:
+        """Return the CDR bytes of the MarkerArray of :meth:`specs`, None if it is empty.
+
+        :param poses: results of one image.
+        :param stamp_sec: header stamp seconds of the source image.
+        :param stamp_nanosec: header stamp nanoseconds.
+        :param frame_id: the camera optical frame; copied into every marker.
+        """
+        specs = self.specs(poses)
+        return encode_marker_array(specs, stamp_sec, stamp_nanosec, frame_id) if specs else None
+
+    def build(self, poses: Poses, ns: MessageNamespace, header: Any) -> Any:
+        """Return the MarkerArray of :meth:`specs` as a message object.
+
+        :param poses: results of one image.
+        :param ns: message namespace (rclpy or rosbags).
+        :param header: std_msgs/Header of the source image (stamp, camera optical frame);
+            copied into every marker.
+        """
+        header = ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                           frame_id=header.frame_id)
+        return ns.new('MarkerArray',
+                      markers=[_marker_message(spec, ns, header) for spec in self.specs(poses)])
+
+    def _person_specs(self, keypoints_3d: NDArray[np.float32],
+                      confidence_3d: NDArray[np.float32],
+                      labels: tuple[str, ...]) -> list[MarkerSpec]:
         """Joints, bones and label of every person with at least one shown joint.
 
         :param keypoints_3d: (N, K, 3) float32, metres, camera optical frame.
@@ -165,52 +225,44 @@ class MarkerBuilder:
         links = self.skeleton.links
         shown = (confidence_3d >= self.threshold) & np.isfinite(keypoints_3d).all(axis=-1)
         bones = np.all(shown[:, links], axis=-1, keepdims=False)         # (N, L)
-        lifetime = _duration(ns, self.lifetime_s)
-        pose = ns.new('Pose', position=ns.new('Point', x=0.0, y=0.0, z=0.0),
-                      orientation=ns.new('Quaternion', x=0.0, y=0.0, z=0.0, w=1.0))
-        white = ns.new('ColorRGBA', r=1.0, g=1.0, b=1.0, a=1.0)
-        joint_scale = ns.new('Vector3', x=self.joint_diameter_m, y=self.joint_diameter_m,
-                             z=self.joint_diameter_m)
-        bone_scale = ns.new('Vector3', x=self.bone_width_m, y=0.0, z=0.0)
-        text_scale = ns.new('Vector3', x=0.0, y=0.0, z=self.text_height_m)
-        point = ns.Point
-        joint_colors, bone_colors_all = self._color_objects(ns)
-        markers: list[Any] = []
+        lifetime = _duration(self.lifetime_s)
+        white = (1.0, 1.0, 1.0, 1.0)
+        joint_scale = (self.joint_diameter_m,) * 3
+        bone_scale = (self.bone_width_m, 0.0, 0.0)
+        text_scale = (0.0, 0.0, self.text_height_m)
+        specs: list[MarkerSpec] = []
         for n in np.flatnonzero(shown.any(axis=1)):
             joint_ids = np.flatnonzero(shown[n])
             joints = keypoints_3d[n, joint_ids].astype(np.float64)      # (J, 3)
             bone_ids = np.flatnonzero(bones[n])
             ends = keypoints_3d[n, links[bone_ids].reshape(-1)].astype(np.float64)  # (2B, 3)
             person_ns = self.namespace_of(labels[n])
-            common = dict(header=header, ns=person_ns, action=ADD, pose=pose,
-                          lifetime=lifetime, color=white)
-            markers.append(ns.new(
-                'Marker', id=JOINTS_ID, type=SPHERE_LIST, scale=joint_scale,
-                points=[point(x=x, y=y, z=z) for x, y, z in joints.tolist()],
-                colors=[joint_colors[i] for i in joint_ids],
-                **common))
-            markers.append(ns.new(
-                'Marker', id=BONES_ID, type=LINE_LIST, scale=bone_scale,
-                points=[point(x=x, y=y, z=z) for x, y, z in ends.tolist()],
-                colors=[bone_colors_all[2 * i + e] for i in bone_ids for e in (0, 1)],
-                **common))
+            specs.append(MarkerSpec(person_ns, JOINTS_ID, SPHERE_LIST, scale=joint_scale,
+                                    color=white, lifetime=lifetime, points=joints,
+                                    colors=self._joint_rgba[joint_ids]))
+            specs.append(MarkerSpec(person_ns, BONES_ID, LINE_LIST, scale=bone_scale,
+                                    color=white, lifetime=lifetime, points=ends,
+                                    colors=np.repeat(self._bone_rgba[bone_ids], 2, axis=0)))
             # Above the head: y points down in the optical frame.
             top = joints[np.argmin(joints[:, 1])]
-            label_pose = ns.new(
-                'Pose', position=point(x=float(top[0]), y=float(top[1]) - LABEL_OFFSET_M,
-                                       z=float(top[2])),
-                orientation=ns.new('Quaternion', x=0.0, y=0.0, z=0.0, w=1.0))
-            markers.append(ns.new(
-                'Marker', id=LABEL_ID, type=TEXT_VIEW_FACING, scale=text_scale,
-                text=labels[n], **{**common, 'pose': label_pose}))
-        return markers
+            specs.append(MarkerSpec(
+                person_ns, LABEL_ID, TEXT_VIEW_FACING, scale=text_scale, color=white,
+                lifetime=lifetime, text=labels[n],
+                position=(float(top[0]), float(top[1]) - LABEL_OFFSET_M, float(top[2]))))
+        return specs
 
-    def _color_objects(self, ns: MessageNamespace) -> tuple[list[Any], list[Any]]:
-        """Return the ColorRGBA messages of the joints and of the bone ends for ``ns``."""
-        key = id(ns.ColorRGBA)
-        if key not in self._colors:
-            color = ns.ColorRGBA
-            self._colors[key] = (
-                [color(r=r, g=g, b=b, a=a) for r, g, b, a in self._joint_rgba],
-                [color(r=r, g=g, b=b, a=a) for r, g, b, a in self._bone_rgba])
-        return self._colors[key]
+
+def _marker_message(spec: MarkerSpec, ns: MessageNamespace, header: Any) -> Any:
+    """Return the Marker message of ``spec`` (one object per point: not for the hot path)."""
+    point, color = ns.Point, ns.ColorRGBA
+    x, y, z = spec.position
+    return ns.new(
+        'Marker', header=header, ns=spec.ns, id=spec.id, type=spec.type, action=spec.action,
+        pose=ns.new('Pose', position=point(x=x, y=y, z=z),
+                    orientation=ns.new('Quaternion', x=0.0, y=0.0, z=0.0, w=1.0)),
+        scale=ns.new('Vector3', x=spec.scale[0], y=spec.scale[1], z=spec.scale[2]),
+        color=color(r=spec.color[0], g=spec.color[1], b=spec.color[2], a=spec.color[3]),
+        lifetime=ns.new('Duration', sec=spec.lifetime[0], nanosec=spec.lifetime[1]),
+        points=[point(x=x, y=y, z=z) for x, y, z in spec.points.tolist()],
+        colors=[color(r=r, g=g, b=b, a=a) for r, g, b, a in spec.colors.tolist()],
+        text=spec.text)
