@@ -10,8 +10,8 @@
  * humanpose.decode.decode_simcc for the definitions.
  *
  * Plain C99 with SSE2 (x86-64) or NEON (aarch64) intrinsics, else GCC/Clang vector
- * extensions; the buffer protocol instead of the NumPy C API (no build dependency on NumPy), and the GIL
- * released while rows are decoded.
+ * extensions; the buffer protocol instead of the NumPy C API (no build dependency on
+ * NumPy); the GIL is released while rows are decoded.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,9 +29,9 @@ typedef __m128 f4;
 #define lane(v, j) (((const float *)&(v))[j])
 static inline int any_above(const float *p, f4 t)
 {
-    __m128 gt = _mm_or_ps(_mm_or_ps(_mm_cmpgt_ps(load4(p), t), _mm_cmpgt_ps(load4(p + 4), t)),
-                          _mm_or_ps(_mm_cmpgt_ps(load4(p + 8), t), _mm_cmpgt_ps(load4(p + 12), t)));
-    return _mm_movemask_ps(gt);
+    __m128 low = _mm_or_ps(_mm_cmpgt_ps(load4(p), t), _mm_cmpgt_ps(load4(p + 4), t));
+    __m128 high = _mm_or_ps(_mm_cmpgt_ps(load4(p + 8), t), _mm_cmpgt_ps(load4(p + 12), t));
+    return _mm_movemask_ps(_mm_or_ps(low, high));
 }
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
@@ -43,9 +43,9 @@ typedef float32x4_t f4;
 #define lane(v, j) (((const float *)&(v))[j])
 static inline int any_above(const float *p, f4 t)
 {
-    uint32x4_t gt = vorrq_u32(vorrq_u32(vcgtq_f32(load4(p), t), vcgtq_f32(load4(p + 4), t)),
-                              vorrq_u32(vcgtq_f32(load4(p + 8), t), vcgtq_f32(load4(p + 12), t)));
-    return vmaxvq_u32(gt) != 0;
+    uint32x4_t low = vorrq_u32(vcgtq_f32(load4(p), t), vcgtq_f32(load4(p + 4), t));
+    uint32x4_t high = vorrq_u32(vcgtq_f32(load4(p + 8), t), vcgtq_f32(load4(p + 12), t));
+    return vmaxvq_u32(vorrq_u32(low, high)) != 0;
 }
 #else
 /* Portable GCC/Clang vector extensions. */

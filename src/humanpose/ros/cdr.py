@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 #: Little-endian CDR encapsulation header.
 CDR_LE_HEADER = b'\x00\x01\x00\x00'
 
-_U32 = np.dtype('<u4')
 # Keypoint3D: geometry_msgs/Point (3 x float64, 8-aligned) + float32 confidence; elements
 # after the first start 8-aligned again, so each is followed by 4 bytes of padding.
 _KP3D = np.dtype({'names': ['x', 'y', 'z', 'c'], 'formats': ['<f8', '<f8', '<f8', '<f4'],

@@ -19,7 +19,7 @@ no per-person markers are built and only the annotated image shows the skeleton.
 
 The builder describes each marker once (:class:`MarkerSpec`: arrays, no per-point
 objects); :meth:`MarkerBuilder.encode` writes the MarkerArray's CDR bytes straight from
-those (what the node publishes and the bag writer records: about 20 times faster than
+those (what the node publishes and the bag writer records: about ten times faster than
 message objects), :meth:`MarkerBuilder.build` makes message objects of the same content.
 
 The builder is stateful: when the set of people (their ids, or their indices where no
@@ -158,7 +158,7 @@ class MarkerBuilder:
         self._previous: Optional[tuple[str, ...]] = None
 
     def reset(self) -> None:
-        """Forget the previous set of people: the next :meth:`build` starts with DELETEALL."""
+        """Forget the previous set of people: the next markers start with DELETEALL."""
         self._previous = None
 
     def namespace_of(self, label: str) -> str:
