@@ -263,5 +263,17 @@ def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_mo
             assert len(human.keypoints_3d) == len(human.keypoints)
             z = np.array([k.position.z for k in human.keypoints_3d[:17]])
             assert min(abs(np.nanmedian(z) - d) for d in drawn) < 0.02
+
+        # The skeletons in space, published as CDR bytes, arrive as a real MarkerArray.
+        def joint_markers():
+            return [m for a in harness.received['markers'] for m in a.markers if m.type == 7]
+        assert harness.spin_until(joint_markers, every=publish_all)
+        for joints in joint_markers():
+            assert joints.header.frame_id == FRAME_ID
+            assert stamp_to_ns(joints.header.stamp) == stamp
+            assert len(joints.colors) == len(joints.points) > 0
+            assert joints.pose.orientation.w == 1.0
+            z = np.array([p.z for p in joints.points])
+            assert min(abs(np.median(z) - d) for d in drawn) < 0.05
     finally:
         harness.close()
