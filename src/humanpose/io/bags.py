@@ -82,10 +82,6 @@ def _open_reader(path: Path) -> Any:
     return reader
 
 
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-
-
 def _describe_topics(topics: dict[str, str], types: Iterable[str]) -> str:
     wanted = set(types)
     found = sorted(f'{t} ({m.rsplit("/", 1)[-1]})' for t, m in topics.items() if m in wanted)
@@ -201,6 +197,7 @@ class BagSource(_SourceBase):
 
     def __iter__(self) -> Iterator[SourceFrame]:
         from humanpose.ros.images import depth_image_to_array
+        from humanpose.ros.messages import stamp_to_ns
 
         wanted = {t for t in (self.image_topic, self.depth_topic, self.camera_info_topic) if t}
         pending: Deque[_Pending] = deque()
@@ -215,14 +212,15 @@ class BagSource(_SourceBase):
                 continue
             msg = self._deserialize(raw, connection.msgtype, topic)
             if topic == self.image_topic:
-                stamp = _stamp_ns(msg.header) or int(log_time)
+                stamp = stamp_to_ns(msg.header.stamp) or int(log_time)
                 pending.append(_Pending(int(log_time), stamp, msg, connection.msgtype))
             elif topic == self.depth_topic:
                 try:
                     array, encoding = depth_image_to_array(msg)
                 except HumanPoseError as err:
                     raise type(err)(f'{topic} in {self.path}: {err}') from err
-                depths.append(_Depth(_stamp_ns(msg.header) or int(log_time), array, encoding))
+                stamp = stamp_to_ns(msg.header.stamp) or int(log_time)
+                depths.append(_Depth(stamp, array, encoding))
             else:
                 camera = self._camera(msg, camera)
             while pending and (len(pending) > _MAX_PENDING or self._ready(
