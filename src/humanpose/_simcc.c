@@ -198,8 +198,60 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(decode_axis_doc,
+"decode_axis(logits, rows, bins, scale, cutoff, inv_split, locations, peaks, confidence)\n"
+"\n"
+"Decode ``rows`` SimCC rows of ONE axis (float32, C order; RTMW3D's z axis) into the\n"
+"writable float32 buffers locations (rows, argmax * inv_split), peaks (rows, the row\n"
+"maxima) and confidence (rows, the softmax maximum; 0 where the maximum is not > 0).");
+
+static PyObject *decode_axis(PyObject *self, PyObject *args)
+{
+    Py_buffer v, locations, peaks, confidence;
+    Py_ssize_t rows, bins;
+    float scale, cutoff, inv_split;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnfffw*w*w*", &v, &rows, &bins, &scale, &cutoff,
+                          &inv_split, &locations, &peaks, &confidence))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t f = (Py_ssize_t)sizeof(float);
+    if (rows < 0 || bins <= 0 || v.len != rows * bins * f || locations.len != rows * f
+        || peaks.len != rows * f || confidence.len != rows * f) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_simcc.decode_axis: buffer sizes do not match rows x bins (float32)");
+        goto done;
+    }
+    if (!(scale > 0.0f)) {
+        PyErr_SetString(PyExc_ValueError, "_simcc.decode_axis: the softmax scale must be > 0");
+        goto done;
+    }
+    const float *logits = (const float *)v.buf;
+    float *loc = (float *)locations.buf;
+    float *peak = (float *)peaks.buf;
+    float *conf = (float *)confidence.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < rows; ++r) {
+        double sum;
+        Py_ssize_t a = row_decode(logits + r * bins, bins, scale, cutoff, &peak[r], &sum);
+        double c = a >= 0 && peak[r] > 0.0f && sum > 0.0 ? 1.0 / sum : 0.0;
+        loc[r] = (float)(a < 0 ? 0 : a) * inv_split;
+        conf[r] = (float)(c > 1.0 ? 1.0 : c);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&locations);
+    PyBuffer_Release(&peaks);
+    PyBuffer_Release(&confidence);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, decode_doc},
+    {"decode_axis", decode_axis, METH_VARARGS, decode_axis_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,6 +3,10 @@
 * SimCC (RTMW / RTMPose / DWPose): argmax per axis, location / split ratio; raw score =
   min(max_x, max_y), non-positive scores mark a keypoint invalid; confidence = the same
   min rule on the softmax of the vectors scaled by beta * sigma (the codec's visibility).
+* SimCC 3D (RTMW3D): x and y as above, plus a third SimCC axis for depth relative to the
+  root (the mid-hip): ``z_rel = (argmax_z / split_ratio / (depth_size / 2) - 1) * z_range``
+  metres, MMPose's ``SimCC3DLabel`` codec (depth_size 288, z_range 2.1744869 m); z
+  confidence is the softmax maximum of the z vector, like x and y's.
 * Heatmaps (MSRA): argmax, then DARK refinement — a second-order Taylor expansion at the
   maximum of the log of the Gaussian-blurred heatmap — and scaling to input pixels.
 
@@ -10,14 +14,15 @@ SimCC decoding runs in a small C kernel (``humanpose._simcc``, one pass over the
 when it was built with the package, else in NumPy (two passes); both give the same results.
 
 Decoders are registered by head type (:data:`DECODERS`); each takes the network outputs
-and the model card and returns ``(keypoints (N, K, 2) input px, scores (N, K) raw,
-confidence (N, K) in [0, 1])``. Invalid keypoints keep their argmax location and get
+and the model card and returns a :class:`PoseDecoding`: keypoints (N, K, 2) input px,
+scores (N, K) raw, confidence (N, K) in [0, 1], and for 3D heads the root-relative depth
+(N, K) metres with its confidence. Invalid keypoints keep their argmax location and get
 confidence 0.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -32,6 +37,24 @@ except ImportError:  # built without a C compiler: the NumPy decoder does the sa
 
 F32 = NDArray[np.float32]
 Decoded = tuple[F32, F32, F32]
+
+
+class PoseDecoding(NamedTuple):
+    """What a pose head's outputs decode to.
+
+    :param keypoints: (N, K, 2) float32, network-input pixels.
+    :param scores: (N, K) float32, raw maxima (not probabilities).
+    :param confidence: (N, K) float32 in [0, 1].
+    :param relative_depth: (N, K) float32 metres along the optical axis relative to the
+        root (3D heads), else None.
+    :param relative_depth_confidence: (N, K) float32 in [0, 1] (3D heads), else None.
+    """
+
+    keypoints: F32
+    scores: F32
+    confidence: F32
+    relative_depth: Optional[F32] = None
+    relative_depth_confidence: Optional[F32] = None
 
 
 #: Softmax terms below exp(-_SOFTMAX_CUTOFF) of the maximum are negligible: each is
@@ -161,6 +184,95 @@ def _decode_simcc_numpy(simcc_x: F32, simcc_y: F32, split_ratio: float,
             np.clip(confidence, 0.0, 1.0).astype(np.float32))
 
 
+def _decode_axis_kernel(logits: F32, split_ratio: float, scale: float) -> Decoded:
+    """One SimCC axis in the C kernel: locations (input px), peaks, confidence (N, K)."""
+    n, k, bins = logits.shape
+    rows = n * k
+    flat = np.ascontiguousarray(logits, np.float32).reshape(rows, bins)
+    out = np.empty((3, rows), np.float32)
+    _kernel.decode_axis(flat, rows, bins, scale, _SOFTMAX_CUTOFF, 1.0 / split_ratio, out[0],
+                        out[1], out[2])
+    return out[0].reshape(n, k), out[1].reshape(n, k), out[2].reshape(n, k)
+
+
+def _decode_axis_numpy(logits: F32, split_ratio: float, scale: float) -> Decoded:
+    """One SimCC axis in NumPy, the same definitions as :func:`decode_simcc` per axis."""
+    n, k, bins = logits.shape
+    rows = n * k
+    width = min(_SOFTMAX_WINDOW, bins)
+    loc, window, outside = _axis_scan(logits, width)
+    peak = window.max(axis=1)
+    with np.errstate(invalid='ignore', over='ignore'):
+        sums = np.exp((window - peak[:, None]) * np.float32(scale)).sum(axis=1)
+        full = np.flatnonzero(outside > peak - _SOFTMAX_CUTOFF / scale)
+    if full.size:
+        vectors = np.ascontiguousarray(logits, np.float32).reshape(rows, bins)[full]
+        with np.errstate(invalid='ignore', over='ignore'):
+            sums[full] = np.exp((vectors - peak[full, None]) * np.float32(scale)).sum(axis=1)
+    with np.errstate(divide='ignore'):
+        confidence = 1.0 / sums
+    confidence[(peak <= 0) | ~np.isfinite(confidence) | ~np.isfinite(peak)] = 0.0
+    locations = loc.astype(np.float32) * np.float32(1.0 / split_ratio)
+    return (locations.reshape(n, k), peak.astype(np.float32).reshape(n, k),
+            np.clip(confidence, 0.0, 1.0).astype(np.float32).reshape(n, k))
+
+
+#: MMPose's SimCC3DLabel codec: the z axis covers +-Z_RANGE_M metres around the root in
+#: ``depth_size`` input units (288 for RTMW3D), times the split ratio bins.
+Z_RANGE_M = 2.1744869
+DEPTH_SIZE = 288
+
+
+def simcc_z_to_metres(z_input: F32, depth_size: float = DEPTH_SIZE,
+                      z_range_m: float = Z_RANGE_M) -> F32:
+    """Return root-relative depth in metres from z in input units (argmax_z / split ratio).
+
+    ``z_rel = (z / (depth_size / 2) - 1) * z_range_m`` (MMPose's codec; rtmlib divides by
+    the input height 384 / 2 instead, which stretches depths by 384 / 288).
+    """
+    metres: F32 = ((z_input / np.float32(depth_size / 2.0) - np.float32(1.0))
+                   * np.float32(z_range_m)).astype(np.float32)
+    return metres
+
+
+def decode_simcc3d(simcc_x: F32, simcc_y: F32, simcc_z: F32, split_ratio: float,
+                   sigma: Sequence[float] = (6.0, 6.93, 6.0), beta: float = 150.0,
+                   depth_size: float = DEPTH_SIZE, z_range_m: float = Z_RANGE_M
+                   ) -> PoseDecoding:
+    """Decode RTMW3D's three SimCC axes.
+
+    x and y exactly as :func:`decode_simcc`; z: location = argmax_z / split_ratio, turned
+    into metres by :func:`simcc_z_to_metres`; its confidence is the softmax maximum of the
+    z vector scaled by beta * sigma_z (0 where the z maximum is not > 0).
+
+    :param simcc_x: (N, K, Wx) logits.
+    :param simcc_y: (N, K, Wy) logits.
+    :param simcc_z: (N, K, Wz) logits, Wz = depth_size * split_ratio.
+    :param split_ratio: bins per input unit (all three axes).
+    :param sigma: the codec's label sigma (x, y, z), in bins.
+    :param beta: the codec's decode beta.
+    :param depth_size: the codec's depth extent in input units (288).
+    :param z_range_m: metres that half the z axis spans (2.1744869).
+    :return: keypoints, scores, confidence and the root-relative depth (metres) with its
+        confidence.
+    :raises ModelLoadError: shapes that do not match (the message shows them).
+    """
+    expected = int(round(depth_size * split_ratio))
+    if simcc_z.ndim != 3 or simcc_z.shape[:2] != simcc_x.shape[:2] \
+            or simcc_z.shape[-1] != expected:
+        raise ModelLoadError(
+            f'simcc_z must be (N, K, {expected}) (depth_size {depth_size:g} x split ratio '
+            f'{split_ratio:g}) like simcc_x {simcc_x.shape}; got {simcc_z.shape}. Is the '
+            "model card's head (depth_size, split_ratio) right for this model?")
+    keypoints, scores, confidence = decode_simcc(simcc_x, simcc_y, split_ratio,
+                                                 (float(sigma[0]), float(sigma[1])), beta)
+    scale = beta * float(sigma[2])
+    axis = _decode_axis_kernel if _kernel is not None else _decode_axis_numpy
+    z_input, _, z_confidence = axis(simcc_z, split_ratio, scale)
+    return PoseDecoding(keypoints, scores, confidence,
+                        simcc_z_to_metres(z_input, depth_size, z_range_m), z_confidence)
+
+
 def _blur_keep_max(heatmaps: F32, kernel: int) -> F32:
     """Gaussian-blur every map (zero border) and rescale each to its original maximum.
 
@@ -248,40 +360,130 @@ def decode_heatmap(heatmaps: F32, input_size: tuple[int, int], blur_kernel: int 
     return (locations * scale).astype(np.float32), scores, confidence.astype(np.float32)
 
 
-def _simcc(outputs: Mapping[str, F32], head: Mapping[str, Any], input_size: tuple[int, int]
-           ) -> Decoded:
+def _describe(outputs: Mapping[str, F32]) -> str:
+    return ', '.join(f'{k} {tuple(v.shape)}' for k, v in outputs.items())
+
+
+def simcc_outputs(outputs: Mapping[str, F32], names: Sequence[str]) -> list[F32]:
+    """Pick a SimCC head's outputs: by the card's names, else by order among rank-3 outputs.
+
+    Published exports name them generically (``output``, ``1554``, ...), so where the card's
+    names are absent the rank-3 outputs are taken in the model's order (x, y[, z]).
+
+    :param outputs: the backend's outputs by name, in the model's order.
+    :param names: the names the card gives the axes (x, y[, z]).
+    :raises ModelLoadError: another number of rank-3 outputs than axes (e.g. a 3D model
+        with a 2D card, or the reverse).
+    """
     rank3 = [v for v in outputs.values() if v.ndim == 3]
-    sx = outputs.get('simcc_x', rank3[0] if len(rank3) == 2 else None)
-    sy = outputs.get('simcc_y', rank3[1] if len(rank3) == 2 else None)
-    if sx is None or sy is None:
-        raise ModelLoadError(f'a SimCC model must output simcc_x and simcc_y; got '
-                             f'{", ".join(f"{k} {v.shape}" for k, v in outputs.items())}')
+    if len(rank3) != len(names):
+        axes = ', '.join(names)
+        hint = (" A model with three SimCC outputs is a 3D (RTMW3D) model: give it a card "
+                "with head type simcc3d (e.g. pose_card rtmw3d-l-384x288)." if len(rank3) == 3
+                else " A two-output model is a 2D model: give it a card with head type simcc."
+                if len(rank3) == 2 else '')
+        raise ModelLoadError(f'a {"simcc3d" if len(names) == 3 else "simcc"} head needs '
+                             f'{len(names)} outputs ({axes}: N x K x bins each); the model '
+                             f'has {_describe(outputs)}.{hint}')
+    if all(name in outputs for name in names):
+        return [outputs[name] for name in names]
+    return rank3
+
+
+def check_head_outputs(head: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]],
+                       input_size: tuple[int, int]) -> None:
+    """Check, when a model is loaded, that its outputs fit the card's SimCC head.
+
+    A 3D (three-output) model with a 2D card or the reverse, or a ``simcc_z`` whose length
+    is not the codec's, fails here with one clear message instead of decoding wrongly.
+
+    :param head: the card's head fields.
+    :param shapes: output name -> shape (dynamic dimensions as strings or None).
+    :param input_size: (width, height) of the network input.
+    :raises ModelLoadError: the outputs do not fit.
+    """
+    kind = head.get('type')
+    if kind not in ('simcc', 'simcc3d'):
+        return
+    names = tuple(head.get('outputs') or (('simcc_x', 'simcc_y', 'simcc_z') if
+                                          kind == 'simcc3d' else ('simcc_x', 'simcc_y')))
+    dummy = {name: np.zeros((1,) * len(shape), np.float32) for name, shape in shapes.items()}
+    picked = simcc_outputs(dummy, names)  # raises on a wrong number of outputs
+    order = [name for name, value in dummy.items() for p in picked if value is p]
+    split = float(head['split_ratio'])
+    want = [input_size[0] * split, input_size[1] * split]
+    if kind == 'simcc3d':
+        want.append(float(head.get('depth_size', DEPTH_SIZE)) * split)
+    for name, bins in zip(order, want):
+        length = tuple(shapes[name])[-1]
+        if isinstance(length, (int, np.integer)) and int(length) != int(round(bins)):
+            axis = 'xyz'[order.index(name)]
+            raise ModelLoadError(
+                f'output {name} (the {axis} axis) has {length} bins, but the card '
+                f'({kind}, input {input_size[0]} x {input_size[1]}, split ratio {split:g}'
+                + (f', depth_size {head.get("depth_size", DEPTH_SIZE)}' if axis == 'z' else '')
+                + f') needs {int(round(bins))}; give the model its own card')
+
+
+def _simcc(outputs: Mapping[str, F32], head: Mapping[str, Any], input_size: tuple[int, int]
+           ) -> PoseDecoding:
+    sx, sy = simcc_outputs(outputs, tuple(head.get('outputs') or ('simcc_x', 'simcc_y')))
     sigma = tuple(head.get('sigma', (4.9, 5.66)))
-    return decode_simcc(sx, sy, float(head['split_ratio']), (float(sigma[0]), float(sigma[1])),
-                        float(head.get('beta', 150.0)))
+    return PoseDecoding(*decode_simcc(sx, sy, float(head['split_ratio']),
+                                      (float(sigma[0]), float(sigma[1])),
+                                      float(head.get('beta', 150.0))))
+
+
+def _simcc3d(outputs: Mapping[str, F32], head: Mapping[str, Any], input_size: tuple[int, int]
+             ) -> PoseDecoding:
+    names = tuple(head.get('outputs') or ('simcc_x', 'simcc_y', 'simcc_z'))
+    sx, sy, sz = simcc_outputs(outputs, names)
+    split = float(head['split_ratio'])
+    want = (int(round(input_size[0] * split)), int(round(input_size[1] * split)))
+    if (sx.shape[-1], sy.shape[-1]) != want:
+        raise ModelLoadError(f'simcc_x and simcc_y must have {want[0]} and {want[1]} bins '
+                             f'(input {input_size[0]} x {input_size[1]} x split ratio '
+                             f'{split:g}); the model has {_describe(outputs)}')
+    return decode_simcc3d(sx, sy, sz, split, tuple(head.get('sigma', (6.0, 6.93, 6.0))),
+                          float(head.get('beta', 150.0)),
+                          float(head.get('depth_size', DEPTH_SIZE)),
+                          float(head.get('z_range_m', Z_RANGE_M)))
 
 
 def _heatmap(outputs: Mapping[str, F32], head: Mapping[str, Any], input_size: tuple[int, int]
-             ) -> Decoded:
+             ) -> PoseDecoding:
     maps = [v for v in outputs.values() if v.ndim == 4]
     if len(maps) != 1:
         raise ModelLoadError(f'a heatmap model must have one N x K x h x w output; got '
-                             f'{", ".join(f"{k} {v.shape}" for k, v in outputs.items())}')
-    return decode_heatmap(maps[0], input_size, int(head.get('blur_kernel', 11)),
-                          bool(head.get('dark', True)))
+                             f'{_describe(outputs)}')
+    return PoseDecoding(*decode_heatmap(maps[0], input_size, int(head.get('blur_kernel', 11)),
+                                        bool(head.get('dark', True))))
 
 
-Decoder = Callable[[Mapping[str, F32], Mapping[str, Any], tuple[int, int]], Decoded]
+Decoder = Callable[[Mapping[str, F32], Mapping[str, Any], tuple[int, int]], PoseDecoding]
 #: Pose head type -> decoder(outputs, head fields, input size).
-DECODERS: dict[str, Decoder] = {'simcc': _simcc, 'heatmap': _heatmap}
+DECODERS: dict[str, Decoder] = {'simcc': _simcc, 'simcc3d': _simcc3d, 'heatmap': _heatmap}
 
 
-def decode_pose_outputs(outputs: Mapping[str, F32], head: Mapping[str, Any],
-                        input_size: tuple[int, int]) -> Decoded:
-    """Decode with the decoder registered for ``head['type']``."""
+def decode_pose(outputs: Mapping[str, F32], head: Mapping[str, Any],
+                input_size: tuple[int, int]) -> PoseDecoding:
+    """Decode with the decoder registered for ``head['type']`` (2D and 3D heads).
+
+    :raises ModelLoadError: unknown head type, or outputs that do not fit it.
+    """
     try:
         decoder = DECODERS[str(head['type'])]
     except KeyError:
         raise ModelLoadError(f'no pose decoder for head type {head.get("type")!r}; known: '
                              f'{", ".join(DECODERS)}') from None
     return decoder(outputs, head, input_size)
+
+
+def decode_pose_outputs(outputs: Mapping[str, F32], head: Mapping[str, Any],
+                        input_size: tuple[int, int]) -> Decoded:
+    """Decode with the decoder registered for ``head['type']``: keypoints, scores, confidence.
+
+    The 2D part of :func:`decode_pose`.
+    """
+    decoded = decode_pose(outputs, head, input_size)
+    return decoded.keypoints, decoded.scores, decoded.confidence

@@ -25,11 +25,11 @@ from numpy.typing import NDArray
 
 from humanpose.backends.base import (BackendOptions, InferenceBackend, create_backend,
                                      run_batched)
-from humanpose.decode import decode_pose_outputs
+from humanpose.decode import check_head_outputs, decode_pose
 from humanpose.detect import PersonDetector
 from humanpose.errors import InvalidInputError, ModelLoadError
 from humanpose.filters import PoseSmoother, SmootherConfig
-from humanpose.lift3d import lift_poses
+from humanpose.pose3d import DEFAULT_HFOV_DEG, poses_with_3d, REFERENCE_HEIGHT_M, resolve_source
 from humanpose.models.card import ModelCard, resolve_card
 from humanpose.preprocess import CropBatcher, check_boxes, check_image, crop_to_image
 from humanpose.skeletons import get_skeleton
@@ -87,6 +87,7 @@ class PoseEstimator:
         outputs = {o.name: o.shape for o in self.backend.outputs}
         self.card: ModelCard = resolve_card(self.model_path, card, self.backend.inputs[0].shape,
                                             outputs, 'pose')
+        check_head_outputs(self.card.head, outputs, self.card.input_size)
         self.skeleton = get_skeleton(str(self.card.skeleton))
         self.input_name = self.backend.inputs[0].name
         self.timer = StageTimer()
@@ -97,6 +98,11 @@ class PoseEstimator:
     @property
     def backend_name(self) -> str:
         return self.backend.name
+
+    @property
+    def predicts_depth(self) -> bool:
+        """The network predicts root-relative depth per keypoint (a 3D head, RTMW3D)."""
+        return self.card.head_type == 'simcc3d'
 
     def estimate(self, image: NDArray[np.uint8], boxes: Optional[NDArray[np.generic]] = None,
                  box_scores: Optional[NDArray[np.generic]] = None, color: str = 'bgr') -> Poses:
@@ -129,13 +135,14 @@ class PoseEstimator:
         with self.timer.stage('infer'):
             outputs = run_batched(self.backend, self.input_name, batch)
         with self.timer.stage('decode'):
-            keypoints, raw, confidence = decode_pose_outputs(
+            decoded = decode_pose(
                 {k: np.asarray(v, np.float32) for k, v in outputs.items()}, self.card.head,
                 self.card.input_size)
-            keypoints = crop_to_image(keypoints, centers, scales, self.card.input_size)
-        return Poses(keypoints=keypoints, confidence=confidence, scores=raw,
+            keypoints = crop_to_image(decoded.keypoints, centers, scales, self.card.input_size)
+        return Poses(keypoints=keypoints, confidence=decoded.confidence, scores=decoded.scores,
                      boxes=boxes.astype(np.float32), box_scores=box_scores.astype(np.float32),
-                     skeleton=self.skeleton.name)
+                     skeleton=self.skeleton.name, relative_depth=decoded.relative_depth,
+                     relative_depth_confidence=decoded.relative_depth_confidence)
 
     def close(self) -> None:
         self.backend.close()
@@ -169,6 +176,17 @@ class Pipeline:
     :param depth_outlier_m: keypoints this far behind their person's median depth are
         invalid in 3D (None = keep all).
     :param rectified: the images are rectified (3D rays from P, else K + distortion).
+    :param pose3d_source: where 3D comes from (:mod:`humanpose.pose3d`): ``auto`` (fused
+        with a 3D network and depth, monocular with a 3D network alone, depth with a 2D
+        network and depth), ``none``, ``depth``, ``monocular`` or ``fused``.
+    :param body_height_m: monocular 3D: height of the reference adult whose torso size
+        places people in depth.
+    :param fusion_tolerance_m: fused 3D: a keypoint keeps its depth reading within this of
+        the predicted body, else takes the prediction.
+    :param assumed_hfov_deg: monocular 3D without a camera model: the horizontal field of
+        view assumed (results flagged ``intrinsics_assumed``).
+    :raises InvalidInputError: ``monocular`` / ``fused`` with a 2D network, or an unknown
+        ``pose3d_source``.
     """
 
     def __init__(self, pose: Union[str, Path, PoseEstimator],
@@ -179,7 +197,10 @@ class Pipeline:
                  max_people: int = 20, tracking: bool = False, smoothing: bool = False,
                  tracker: Optional[TrackerConfig] = None,
                  smoother: Optional[SmootherConfig] = None, depth_window: int = 5,
-                 depth_outlier_m: Optional[float] = None, rectified: bool = False) -> None:
+                 depth_outlier_m: Optional[float] = None, rectified: bool = False,
+                 pose3d_source: str = 'auto', body_height_m: float = REFERENCE_HEIGHT_M,
+                 fusion_tolerance_m: float = 0.15,
+                 assumed_hfov_deg: float = DEFAULT_HFOV_DEG) -> None:
         if detect_every < 1:
             raise InvalidInputError(f'detect_every must be >= 1, got {detect_every}')
         self.pose = (pose if isinstance(pose, PoseEstimator)
@@ -195,6 +216,11 @@ class Pipeline:
         self.depth_window = depth_window
         self.depth_outlier_m = depth_outlier_m
         self.rectified = rectified
+        resolve_source(pose3d_source, self.pose.predicts_depth, False)  # a clear error now
+        self.pose3d_source = pose3d_source
+        self.body_height_m = body_height_m
+        self.fusion_tolerance_m = fusion_tolerance_m
+        self.assumed_hfov_deg = assumed_hfov_deg
         self.timer = self.pose.timer
         # One tracker for the whole run (its id counter must never restart); it also
         # carries people between detector runs, so it runs whenever detect_every > 1.
@@ -275,9 +301,11 @@ class Pipeline:
             tracking and smoothing use it, never the wall clock. Default: frame count at
             30 frames per second.
         :param depth: aligned depth image (16UC1 millimetres or 32FC1 metres) for 3D.
-        :param camera: camera model of the colour image (needed with ``depth``).
+        :param camera: camera model of the colour image (needed with ``depth``; without
+            it, monocular 3D assumes ``assumed_hfov_deg`` and flags the results).
         :param depth_encoding: encoding of ``depth`` (None = from its dtype).
-        :return: poses in image pixels (+ ids, + 3D when depth was given).
+        :return: poses in image pixels (+ ids, + 3D from the source ``pose3d_source``
+            selects, with ``source_3d`` and ``residual_3d`` per person).
         """
         self.timer.reset()
         image = check_image(image)
@@ -299,15 +327,14 @@ class Pipeline:
                 poses = self.tracker.update(poses, stamp_ns)
                 self.smoother.forget(self.tracker.lost_this_frame
                                      + self.tracker.deleted_this_frame)
-        if depth is not None:
-            if camera is None:
-                raise InvalidInputError('a depth image needs the camera model (camera_info) '
-                                        'to turn pixels into metres')
+        if depth is not None or poses.relative_depth is not None:
             with self.timer.stage('lift3d'):
-                poses = lift_poses(poses, depth, camera, encoding=depth_encoding,
-                                   window=self.depth_window, rectified=self.rectified,
-                                   outlier_m=self.depth_outlier_m,
-                                   image_size=(image.shape[1], image.shape[0]))
+                poses = poses_with_3d(
+                    poses, self.pose3d_source, camera=camera, depth=depth,
+                    depth_encoding=depth_encoding, image_size=(image.shape[1], image.shape[0]),
+                    rectified=self.rectified, window=self.depth_window,
+                    outlier_m=self.depth_outlier_m, tolerance_m=self.fusion_tolerance_m,
+                    body_height_m=self.body_height_m, hfov_deg=self.assumed_hfov_deg)
         if self.smoothing:
             with self.timer.stage('track'):
                 poses = self.smoother.update(poses, stamp_ns)

@@ -271,6 +271,17 @@ def concat_poses(parts: Sequence[Poses], skeleton: str, num_keypoints: int) -> P
     kp3 = [p.keypoints_3d for p in parts if p.keypoints_3d is not None]
     c3 = [p.confidence_3d for p in parts if p.confidence_3d is not None]
     has_3d = len(kp3) == len(c3) == len(parts)
+    # Root-relative depth (3D networks): kept when any part has it, unknown (NaN,
+    # confidence 0) for the parts without, e.g. coasting tracks.
+    with_depth = [p for p in parts if p.relative_depth is not None]
+    relative = relative_conf = None
+    if with_depth:
+        relative = np.concatenate([
+            p.relative_depth if p.relative_depth is not None
+            else np.full(p.confidence.shape, np.nan, np.float32) for p in parts])
+        relative_conf = np.concatenate([
+            p.relative_depth_confidence if p.relative_depth_confidence is not None
+            else np.zeros(p.confidence.shape, np.float32) for p in parts])
     return Poses(
         keypoints=np.concatenate([p.keypoints for p in parts]),
         confidence=np.concatenate([p.confidence for p in parts]),
@@ -281,6 +292,7 @@ def concat_poses(parts: Sequence[Poses], skeleton: str, num_keypoints: int) -> P
         ids=tuple(i for p in parts for i in p.ids) if has_ids else (),
         keypoints_3d=np.concatenate(kp3) if has_3d else None,
         confidence_3d=np.concatenate(c3) if has_3d else None,
+        relative_depth=relative, relative_depth_confidence=relative_conf,
     )
 
 

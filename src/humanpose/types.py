@@ -68,6 +68,17 @@ class Poses:
     :param keypoints_3d: (N, K, 3) float32 metres in the camera optical frame, NaN where
         unknown; None when no depth was used.
     :param confidence_3d: (N, K) float32 in [0, 1], 0 where ``keypoints_3d`` is NaN.
+    :param relative_depth: (N, K) float32 metres along the optical axis relative to the
+        person's root (mid-hip), as a 3D pose network (RTMW3D) predicts it; None for 2D
+        networks.
+    :param relative_depth_confidence: (N, K) float32 in [0, 1], with ``relative_depth``.
+    :param source_3d: (N,) uint8, where each person's 3D came from (``SOURCE_*`` of
+        :mod:`humanpose.pose3d`: 0 none, 1 depth, 2 monocular, 3 fused); None = depth
+        when ``keypoints_3d`` is set.
+    :param residual_3d: (N,) float32 metres, how well the 3D fits its evidence (see
+        :mod:`humanpose.pose3d`); NaN where there is no fit.
+    :param intrinsics_assumed: the 3D used a default field of view because no camera
+        calibration was given.
     """
 
     keypoints: F32
@@ -79,6 +90,11 @@ class Poses:
     ids: tuple[str, ...] = ()
     keypoints_3d: Optional[F32] = None
     confidence_3d: Optional[F32] = None
+    relative_depth: Optional[F32] = None
+    relative_depth_confidence: Optional[F32] = None
+    source_3d: Optional[NDArray[np.uint8]] = None
+    residual_3d: Optional[F32] = None
+    intrinsics_assumed: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.keypoints)
@@ -95,6 +111,16 @@ class Poses:
         if self.keypoints_3d is not None and self.confidence_3d is not None:
             _check_shape('keypoints_3d', self.keypoints_3d, (n, k, 3))
             _check_shape('confidence_3d', self.confidence_3d, (n, k))
+        if (self.relative_depth is None) != (self.relative_depth_confidence is None):
+            raise InvalidInputError(
+                'relative_depth and relative_depth_confidence come together or not at all')
+        if self.relative_depth is not None and self.relative_depth_confidence is not None:
+            _check_shape('relative_depth', self.relative_depth, (n, k))
+            _check_shape('relative_depth_confidence', self.relative_depth_confidence, (n, k))
+        for name in ('source_3d', 'residual_3d'):
+            value = getattr(self, name)
+            if value is not None:
+                _check_shape(name, value, (n,))
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -118,9 +144,15 @@ class Poses:
     def with_ids(self, ids: tuple[str, ...]) -> Poses:
         return replace(self, ids=tuple(ids))
 
-    def with_3d(self, keypoints_3d: F32, confidence_3d: F32) -> Poses:
+    def with_3d(self, keypoints_3d: F32, confidence_3d: F32,
+                source_3d: Optional[NDArray[np.generic]] = None,
+                residual_3d: Optional[NDArray[np.generic]] = None) -> Poses:
+        """Return these poses with 3D keypoints (and where they came from, if given)."""
         return replace(self, keypoints_3d=np.asarray(keypoints_3d, np.float32),
-                       confidence_3d=np.asarray(confidence_3d, np.float32))
+                       confidence_3d=np.asarray(confidence_3d, np.float32),
+                       source_3d=None if source_3d is None else np.asarray(source_3d, np.uint8),
+                       residual_3d=None if residual_3d is None else np.asarray(residual_3d,
+                                                                                np.float32))
 
     def select(self, index: NDArray[np.intp]) -> Poses:
         """Return the people at ``index`` (an index array or boolean mask), in that order."""
@@ -132,6 +164,12 @@ class Poses:
             ids=tuple(self.ids[i] for i in idx) if self.ids else (),
             keypoints_3d=None if self.keypoints_3d is None else self.keypoints_3d[idx],
             confidence_3d=None if self.confidence_3d is None else self.confidence_3d[idx],
+            relative_depth=None if self.relative_depth is None else self.relative_depth[idx],
+            relative_depth_confidence=None if self.relative_depth_confidence is None
+            else self.relative_depth_confidence[idx],
+            source_3d=None if self.source_3d is None else self.source_3d[idx],
+            residual_3d=None if self.residual_3d is None else self.residual_3d[idx],
+            intrinsics_assumed=self.intrinsics_assumed,
         )
 
 

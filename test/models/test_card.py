@@ -15,7 +15,11 @@ def test_builtin_cards():
     assert EXPECTED <= set(cards)
     for card in cards.values():
         assert card.url is None or card.url.startswith('https://download.openmmlab.com/')
-        if card.task == 'pose':
+        if card.head_type == 'simcc3d':  # RTMW3D: MMPose's SimCC3DLabel codec
+            assert card.input_size == (288, 384) and card.url is None
+            assert card.head['sigma'] == (6.0, 6.93, 6.0) and card.head['depth_size'] == 288
+            assert card.head['z_range_m'] == 2.1744869 and card.head['root'] == (11, 12)
+        elif card.task == 'pose':
             assert card.skeleton == 'coco_wholebody' and card.head_type == 'simcc'
             assert card.head['split_ratio'] == 2.0 and card.color == 'rgb'
             assert card.head['sigma'] == ((4.9, 5.66) if card.input_size == (192, 256)

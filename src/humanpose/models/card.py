@@ -13,7 +13,9 @@ A card is a small YAML document::
     url: https://...                 # released models only
     sha256: ...                      # of the downloaded file, where known
 
-Heads: ``simcc`` (split_ratio, sigma [x, y], beta), ``heatmap`` (heatmap_size [w, h],
+Heads: ``simcc`` (split_ratio, sigma [x, y], beta), ``simcc3d`` (RTMW3D: split_ratio,
+sigma [x, y, z], beta, depth_size and z_range_m of the z codec, root keypoints, optional
+``outputs`` [x, y, z] names, else the three outputs are taken in the model's order), ``heatmap`` (heatmap_size [w, h],
 blur_kernel for DARK), ``dets`` (exported detector with NMS: ``dets`` N x D x 5 and
 ``labels``; pad_value, person_label), ``yolox`` (raw YOLOX grids; strides, pad_value,
 person_label). A card may be omitted for an ONNX file whose shapes say everything
@@ -44,6 +46,9 @@ TASKS = ('pose', 'detection')
 HEAD_FIELDS: dict[str, dict[str, Any]] = {
     'simcc': {'split_ratio': None, 'sigma': (4.9, 5.66), 'beta': DEFAULT_BETA},
     'heatmap': {'heatmap_size': None, 'blur_kernel': 11},
+    # RTMW3D, MMPose's SimCC3DLabel codec: z_rel = (z / (depth_size / 2) - 1) * z_range_m.
+    'simcc3d': {'split_ratio': None, 'sigma': (6.0, 6.93, 6.0), 'beta': DEFAULT_BETA,
+                'depth_size': 288, 'z_range_m': 2.1744869, 'root': (11, 12), 'outputs': None},
     'dets': {'pad_value': 114, 'person_label': 0},
     'yolox': {'pad_value': 114, 'person_label': 0, 'strides': (8, 16, 32)},
 }
@@ -106,11 +111,14 @@ def card_from_dict(data: Mapping[str, Any], source: str = '<dict>') -> ModelCard
     if kind not in HEAD_FIELDS:
         raise fail(f'head.type must be one of {tuple(HEAD_FIELDS)}, got {kind!r}')
     head = {**HEAD_FIELDS[kind], **head}
-    if kind == 'simcc' and head['split_ratio'] is None:
-        raise fail('a simcc head needs split_ratio')
+    if kind in ('simcc', 'simcc3d') and head['split_ratio'] is None:
+        raise fail(f'a {kind} head needs split_ratio')
+    if kind == 'simcc3d' and (len(tuple(head['sigma'])) != 3 or (
+            head['outputs'] is not None and len(tuple(head['outputs'])) != 3)):
+        raise fail('a simcc3d head needs sigma [x, y, z] and, if given, outputs [x, y, z]')
     if kind == 'heatmap' and head['heatmap_size'] is None:
         raise fail('a heatmap head needs heatmap_size [w, h]')
-    for key in ('sigma', 'heatmap_size', 'strides'):
+    for key in ('sigma', 'heatmap_size', 'strides', 'root', 'outputs'):
         if key in head and head[key] is not None:
             head[key] = tuple(head[key])
     color = str(data.get('color', 'rgb')).lower()
@@ -220,6 +228,16 @@ def infer_card(name: str, input_shape: Sequence[Any], outputs: Mapping[str, Sequ
                 return ModelCard(name=name, task='pose', input_size=(width, height),
                                  head={'type': 'simcc', 'split_ratio': ratio_x, 'sigma': sigma,
                                        'beta': DEFAULT_BETA}, skeleton=skeleton)
+    if task in (None, 'pose') and len(shapes) == 3 and len(rank3) == 3:
+        # RTMW3D: x, y, z in the model's order (published exports name them generically).
+        sx, sy, sz = rank3.values()
+        if all(isinstance(s[2], int) for s in (sx, sy, sz)) and isinstance(sx[1], int) \
+                and abs(sx[2] / width - sy[2] / height) < 1e-6:
+            ratio = sx[2] / width
+            return ModelCard(name=name, task='pose', input_size=(width, height),
+                             head={**HEAD_FIELDS['simcc3d'], 'type': 'simcc3d',
+                                   'split_ratio': ratio, 'depth_size': sz[2] / ratio},
+                             skeleton=skeleton_for_num_keypoints(int(sx[1])).name)
     if task in (None, 'pose') and len(shapes) == 1:
         (shape,) = shapes.values()
         if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
@@ -235,7 +253,7 @@ def infer_card(name: str, input_shape: Sequence[Any], outputs: Mapping[str, Sequ
                              mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     raise ModelLoadError(
         f'{name}: outputs {described} match no known decoder (SimCC: simcc_x N x K x 2W and '
-        'simcc_y N x K x 2H; heatmaps N x K x h x w; detector: dets N x D x 5 + labels, or raw '
+        'simcc_y N x K x 2H, plus simcc_z N x K x 576 for RTMW3D; heatmaps N x K x h x w; detector: dets N x D x 5 + labels, or raw '
         'YOLOX N x A x (5 + C)); give the model a card (card=...)')
 
 

@@ -6,6 +6,11 @@
   paints on each person, recovers the person's affine and emits sharp SimCC vectors (or
   Gaussian heatmaps) at the template keypoints: its outputs really locate the drawn
   keypoints in the crop.
+* :func:`analytic_pose_model` with ``head='simcc3d'`` — RTMW3D's I/O (input N x 3 x 384 x
+  288, ``simcc_x`` N x K x 576, ``simcc_y`` N x K x 768, ``simcc_z`` N x K x 576): x and y
+  as above, and a z vector per keypoint that encodes its known depth relative to the root
+  (:func:`humanpose.testing.scene.person_relief`, MMPose's codec), so decoding and
+  metric 3D are checked end to end against the drawn scene.
 * :func:`compute_pose_model` — random weights, about RTMW-m's compute (4.3 GFLOPs at
   256 x 192, counted as multiply-adds like MMPose's tables), same I/O; for benchmarks.
 * :func:`analytic_detector_model` — RTMDet-style exported detector (``dets`` N x D x 5,
@@ -30,7 +35,7 @@ from onnx import TensorProto
 
 from humanpose.paths import generated_dir
 from humanpose.testing.onnxgraph import GraphBuilder, tensor
-from humanpose.testing.scene import ANCHORS, person_template
+from humanpose.testing.scene import ANCHORS, person_relief, person_template, relief_bins
 
 #: Bump when a generator changes, so cached files are regenerated.
 GENERATOR_VERSION = 3
@@ -97,13 +102,17 @@ def _box_window(g: GraphBuilder, xs: str, ys: str, cx: str, cy: str, radius: str
 
 
 def build_analytic_pose_model(input_size: tuple[int, int] = (192, 256), num_keypoints: int = 133,
-                              split_ratio: float = 2.0, head: str = 'simcc') -> onnx.ModelProto:
+                              split_ratio: float = 2.0, head: str = 'simcc',
+                              output_names: tuple[str, ...] | None = None) -> onnx.ModelProto:
     """Build the analytic pose model.
 
     :param input_size: (width, height) of the network input.
     :param num_keypoints: 133 (coco_wholebody) or 17 (coco).
     :param split_ratio: SimCC bins per input pixel.
-    :param head: ``simcc`` (RTMW/RTMPose/DWPose) or ``heatmap`` (MSRA, heatmap = input / 4).
+    :param head: ``simcc`` (RTMW/RTMPose/DWPose), ``simcc3d`` (RTMW3D: plus ``simcc_z``,
+        depth extent 288 like its codec) or ``heatmap`` (MSRA, heatmap = input / 4).
+    :param output_names: names of the SimCC outputs instead of simcc_x, simcc_y[, simcc_z]
+        (published RTMW3D exports have generic ones); the embedded card then names none.
     """
     w, h = input_size
     g = GraphBuilder('analytic_pose')
@@ -167,17 +176,31 @@ def build_analytic_pose_model(input_size: tuple[int, int] = (192, 256), num_keyp
         return g.op('Exp', g.op('Mul', g.op('Mul', d, d), g.const(-0.5 / sigma ** 2)))
 
     k = num_keypoints
-    if head == 'simcc':
-        outs = []
-        for name, key, size in (('simcc_x', kx, w), ('simcc_y', ky, h)):
+    if head in ('simcc', 'simcc3d'):
+        names = tuple(output_names or ('simcc_x', 'simcc_y', 'simcc_z'))
+        for name, key, size in ((names[0], kx, w), (names[1], ky, h)):
             n_bins = int(round(size * split_ratio))
             vec = bump(key, np.arange(n_bins) / split_ratio, _SIMCC_SIGMA_PX)
-            outs.append(g.op('Sub', g.op('Mul', vec, amplitude), g.const(_SIMCC_OFFSET),
-                             name=name))
-        outputs = [tensor('simcc_x', ['batch', k, int(round(w * split_ratio))]),
-                   tensor('simcc_y', ['batch', k, int(round(h * split_ratio))])]
+            g.op('Sub', g.op('Mul', vec, amplitude), g.const(_SIMCC_OFFSET), name=name)
+        outputs = [tensor(names[0], ['batch', k, int(round(w * split_ratio))]),
+                   tensor(names[1], ['batch', k, int(round(h * split_ratio))])]
         card: dict[str, Any] = {'head': {'type': 'simcc', 'split_ratio': split_ratio,
                                          'sigma': [4.9, 5.66], 'beta': 150.0}}
+        if head == 'simcc3d':
+            # z: a bump at each keypoint's known relative depth (MMPose's codec, depth
+            # extent 288), the same for every person, scaled by the anchor evidence.
+            z_bins = int(round(288 * split_ratio))
+            centre = relief_bins(np.asarray(person_relief()[:k])) * split_ratio / 2.0
+            d = np.arange(z_bins)[None, :] - centre[:, None]
+            vec_z = np.exp(-0.5 * (d / (_SIMCC_SIGMA_PX * split_ratio)) ** 2)[None]
+            g.op('Sub', g.op('Mul', g.const(vec_z.astype(np.float32)), amplitude),
+                 g.const(_SIMCC_OFFSET), name=names[2])
+            outputs.append(tensor(names[2], ['batch', k, z_bins]))
+            card = {'head': {'type': 'simcc3d', 'split_ratio': split_ratio,
+                             'sigma': [6.0, 6.93, 6.0], 'beta': 150.0, 'depth_size': 288,
+                             'z_range_m': 2.1744869, 'root': [11, 12]}}
+        if output_names is None:
+            card['head']['outputs'] = list(names[:len(outputs)])
     elif head == 'heatmap':
         hw, hh = w // 4, h // 4
         hx = bump(g.op('Mul', kx, g.const(hw / w)), np.arange(hw, dtype=np.float32),
@@ -191,7 +214,7 @@ def build_analytic_pose_model(input_size: tuple[int, int] = (192, 256), num_keyp
         outputs = [tensor('heatmaps', ['batch', k, hh, hw])]
         card = {'head': {'type': 'heatmap', 'heatmap_size': [hw, hh], 'blur_kernel': 11}}
     else:
-        raise ValueError(f'head must be simcc or heatmap, not {head!r}')
+        raise ValueError(f'head must be simcc, simcc3d or heatmap, not {head!r}')
     card.update({'name': f'analytic-pose-{head}-{w}x{h}', 'task': 'pose',
                  'input_size': [w, h], 'color': 'rgb', 'mean': list(MMPOSE_MEAN_RGB),
                  'std': list(MMPOSE_STD_RGB),
@@ -369,11 +392,18 @@ def _cached(kind: str, builder: Callable[..., onnx.ModelProto], params: dict[str
 
 def analytic_pose_model(input_size: tuple[int, int] = (192, 256), num_keypoints: int = 133,
                         split_ratio: float = 2.0, head: str = 'simcc',
-                        directory: Path | None = None) -> Path:
-    """Return the path of the analytic pose model, generating it on first use."""
-    return _cached('analytic-pose', build_analytic_pose_model,
-                   {'input_size': tuple(input_size), 'num_keypoints': num_keypoints,
-                    'split_ratio': split_ratio, 'head': head}, directory)
+                        directory: Path | None = None,
+                        output_names: tuple[str, ...] | None = None) -> Path:
+    """Return the path of the analytic pose model, generating it on first use.
+
+    ``head='simcc3d'`` is the RTMW3D-shaped model (use ``input_size=(288, 384)`` as
+    RTMW3D); see :func:`build_analytic_pose_model`.
+    """
+    params: dict[str, Any] = {'input_size': tuple(input_size), 'num_keypoints': num_keypoints,
+                              'split_ratio': split_ratio, 'head': head}
+    if output_names is not None:
+        params['output_names'] = tuple(output_names)
+    return _cached('analytic-pose', build_analytic_pose_model, params, directory)
 
 
 def compute_pose_model(input_size: tuple[int, int] = (192, 256), num_keypoints: int = 133,

@@ -11,6 +11,15 @@ inverse mapping) to the pixel without any trained weights.
 Template units: person height = 1, origin at the torso centre, x right, y down (image
 axes). ``PersonSpec.height_px`` scales the template; ``aspect`` stretches x; ``angle_deg``
 rotates it in the image plane.
+
+3D: a person stands at ``depth_m`` (the depth of the torso and of the root, the mid-hip);
+with ``relief`` > 0 its keypoints lie :func:`person_relief` metres in front of or behind
+that (hands 0.35 m in front of the body, as when gesturing to a robot), and the depth
+image shows each keypoint at its own depth. ``SyntheticScene.keypoints_3d`` is the metric
+truth: every keypoint back-projected through the scene's camera at its depth, so it
+projects exactly onto the drawn 2D keypoints. :func:`person_at` sizes a person of a given
+height in metres for a camera (the torso is then metric: shoulders 0.374 m apart at
+1.70 m).
 """
 
 from __future__ import annotations
@@ -128,7 +137,9 @@ class PersonSpec:
     :param height_px: person height (template unit) in pixels.
     :param angle_deg: in-plane rotation, counter-clockwise on screen.
     :param aspect: horizontal stretch (1 = template proportions).
-    :param depth_m: distance of the person's (fronto-parallel) plane from the camera.
+    :param depth_m: depth of the person's torso (and root) plane from the camera.
+    :param relief: multiple of :func:`person_relief` by which keypoints stand out of that
+        plane (0 = a flat cut-out, 1 = the 3D pose the analytic RTMW3D model predicts).
     """
 
     centre_px: tuple[float, float]
@@ -136,6 +147,7 @@ class PersonSpec:
     angle_deg: float = 0.0
     aspect: float = 1.0
     depth_m: float = 2.0
+    relief: float = 0.0
 
     def affine(self) -> F64:
         """Return the (2, 3) affine from template units to image pixels."""
@@ -149,6 +161,65 @@ class PersonSpec:
         m = self.affine()
         keypoints: F64 = person_template() @ m[:, :2].T + m[:, 2]
         return keypoints
+
+    def keypoint_depths(self) -> F64:
+        """Return (133,) depth of every keypoint along the optical axis, metres."""
+        depths: F64 = self.depth_m + self.relief * person_relief()
+        return depths
+
+
+#: RTMW3D's z codec (MMPose SimCC3DLabel): depth extent 288, split 2, +-2.1744869 m.
+RELIEF_Z_RANGE_M = 2.1744869
+RELIEF_BINS = 576
+
+
+def relief_bins(relief_m: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return the simcc_z bins of root-relative depths (MMPose's codec, split ratio 2)."""
+    bins: NDArray[np.float64] = (relief_m / RELIEF_Z_RANGE_M + 1.0) * RELIEF_BINS / 2.0
+    return bins
+
+
+@lru_cache(maxsize=1)
+def person_relief() -> F64:
+    """Return (133,) metres each keypoint lies behind (+) or in front of (-) the root.
+
+    Torso and hips 0 (the root is the mid-hip), head and face -0.06, elbows -0.15, wrists
+    and hands -0.35, knees -0.05, feet -0.06. Each value sits exactly on a bin of
+    RTMW3D's z axis, so a decoder recovers it exactly.
+    """
+    relief = np.zeros(133)
+    relief[0:5] = -0.06
+    relief[[7, 8]] = -0.15
+    relief[[9, 10]] = -0.35
+    relief[[13, 14]] = -0.05
+    relief[17:23] = -0.06
+    relief[23:91] = -0.06
+    relief[91:133] = -0.35
+    snapped: F64 = (np.round(relief_bins(relief)) * 2.0 / RELIEF_BINS - 1.0) * RELIEF_Z_RANGE_M
+    snapped.setflags(write=False)
+    return snapped
+
+
+def person_at(camera: CameraModel, torso_m: tuple[float, float, float],
+              height_m: float = 1.70, angle_deg: float = 0.0,
+              relief: float = 1.0) -> PersonSpec:
+    """Return a person ``height_m`` tall whose torso centre is at ``torso_m`` (camera frame).
+
+    The template is scaled so that its torso is metric at the torso's depth (square
+    pixels in metres: ``aspect`` makes up for fx != fy).
+
+    :param camera: the scene's (distortion-free) camera.
+    :param torso_m: (x, y, z) metres of the torso centre in the optical frame.
+    :param height_m: the person's height (template unit), metres.
+    :param angle_deg: in-plane rotation.
+    :param relief: see :class:`PersonSpec`.
+    """
+    x, y, z = torso_m
+    k = camera.k
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    return PersonSpec(centre_px=(float(fx * x / z + cx), float(fy * y / z + cy)),
+                      height_px=float(fy * height_m / z), angle_deg=angle_deg,
+                      aspect=float(fx / fy), depth_m=float(z), relief=relief)
 
 
 @dataclass(frozen=True)
@@ -177,6 +248,17 @@ class SyntheticScene:
         x, y = self.keypoints[..., 0], self.keypoints[..., 1]
         inside: NDArray[np.bool_] = (x >= 0) & (y >= 0) & (x <= w - 1) & (y <= h - 1)
         return inside
+
+    @property
+    def keypoints_3d(self) -> F64:
+        """(N, 133, 3) metric truth: keypoints back-projected at their depths (camera K)."""
+        if not self.people:
+            return np.zeros((0, len(person_template()), 3))
+        depths = np.array([p.keypoint_depths() for p in self.people])
+        uv1 = np.concatenate([self.keypoints, np.ones(self.keypoints.shape[:2] + (1,))], -1)
+        rays = np.linalg.solve(self.camera.k, uv1.reshape(-1, 3).T).T.reshape(uv1.shape)
+        points: F64 = rays / rays[..., 2:3] * depths[..., None]
+        return points
 
     def depth_mm(self) -> NDArray[np.uint16]:
         """Return the depth as a 16UC1 image in millimetres (0 = no reading)."""
@@ -221,6 +303,13 @@ def _draw_person(image: NDArray[np.uint8], depth: NDArray[np.float32], spec: Per
     cv2.fillPoly(sil, [np.array([_pt(p) for p in face[:17]], np.int32)], 255, cv2.LINE_8, _SHIFT)
     cv2.circle(sil, _pt(kp[0]), int(round(0.06 * h * _ONE)), 255, -1, cv2.LINE_8, _SHIFT)
     depth[sil > 0] = spec.depth_m
+    if spec.relief:
+        # Every keypoint at its own depth around it, nearer keypoints drawn last.
+        depths = spec.keypoint_depths()
+        radius = max(4, int(round(0.012 * h)))
+        for i in np.argsort(-depths, kind='stable'):
+            cv2.circle(depth, _pt(kp[i]), radius * _ONE, float(depths[i]), -1, cv2.LINE_8,
+                       _SHIFT)
 
     # Colour: shirt, head, bones, joints, then the anchors on top.
     cv2.fillPoly(image, [torso], _SHIRT_BGR, aa, _SHIFT)
