@@ -69,3 +69,10 @@ def heatmap_model(humanpose_home: Path) -> Path:
 def detector_model(humanpose_home: Path) -> Path:
     from humanpose.testing.models import analytic_detector_model
     return analytic_detector_model()
+
+
+@pytest.fixture(scope='session')
+def pose3d_model(humanpose_home: Path) -> Path:
+    """The RTMW3D-shaped analytic model (384 x 288 input, simcc_z of the drawn relief)."""
+    from humanpose.testing.models import analytic_pose_model
+    return analytic_pose_model(input_size=(288, 384), head='simcc3d')

@@ -157,3 +157,62 @@ def test_the_implementation_in_use_is_named(simcc_impl):
 def test_simcc_shape_mismatch_is_a_clear_error():
     with pytest.raises(ModelLoadError, match='same N and K'):
         decode_simcc(np.zeros((1, 17, 384), np.float32), np.zeros((2, 17, 512), np.float32), 2.0)
+
+
+def test_simcc3d_z_follows_mmpose_codec(simcc_impl):
+    from humanpose.decode import Z_RANGE_M, decode_simcc3d
+    sx = np.full((1, 3, 576), -1.0, np.float32)
+    sy = np.full((1, 3, 768), -1.0, np.float32)
+    sz = np.full((1, 3, 576), -1.0, np.float32)
+    sx[..., 100] = sy[..., 200] = 0.9
+    for k, z_bin in enumerate((288, 0, 432)):  # the root's depth, the near end, +half range
+        sz[0, k, z_bin] = 0.8
+    out = decode_simcc3d(sx, sy, sz, 2.0)
+    np.testing.assert_allclose(out.keypoints[0], [[50.0, 100.0]] * 3)
+    # z_rel = (argmax / 2 / (288 / 2) - 1) * 2.1744869 m (rtmlib divides by 384 / 2).
+    np.testing.assert_allclose(out.relative_depth[0], [0.0, -Z_RANGE_M, 0.5 * Z_RANGE_M],
+                               atol=1e-6)
+    pz = 1.0 / (1.0 + 575 * np.exp(-1.8 * 150 * 6.0))
+    np.testing.assert_allclose(out.relative_depth_confidence[0], pz, rtol=1e-6)
+    sz[0, 2] = -0.5  # no positive z maximum: z confidence 0, location still decoded
+    assert decode_simcc3d(sx, sy, sz, 2.0).relative_depth_confidence[0, 2] == 0.0
+
+
+def test_simcc3d_kernel_and_numpy_agree_on_random_logits():
+    if KERNEL is None:
+        pytest.skip(NO_KERNEL)
+    from humanpose.decode import decode_simcc3d
+    rng = np.random.default_rng(5)
+    sx = rng.normal(0, 3, (4, 133, 576)).astype(np.float32)
+    sy = rng.normal(0, 3, (4, 133, 768)).astype(np.float32)
+    sz = rng.normal(0, 0.02, (4, 133, 576)).astype(np.float32)  # flat: whole-row softmax
+    sz[:, ::3] += (np.exp(-0.5 * ((np.arange(576) - 300.0) / 6.0) ** 2)).astype(np.float32)
+    sz[0, 0] = -np.inf           # no usable maximum
+    sz[1, 2, 5] = np.inf         # an infinite logit
+    sz[2, 4, 20] = sz[2, 4, 40] = 5.0  # a tie: the first index wins
+    fast = decode_simcc3d(sx, sy, sz, 2.0)
+    decode._kernel = None
+    try:
+        slow = decode_simcc3d(sx, sy, sz, 2.0)
+    finally:
+        decode._kernel = KERNEL
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
+    assert (fast.relative_depth_confidence >= 0).all()
+    assert (fast.relative_depth_confidence <= 1).all()
+
+
+def test_simcc3d_bad_outputs_are_clear_errors(simcc_impl):
+    from humanpose.decode import decode_pose, decode_simcc3d
+    sx = np.zeros((1, 133, 576), np.float32)
+    sy = np.zeros((1, 133, 768), np.float32)
+    with pytest.raises(ModelLoadError, match=r'simcc_z must be \(N, K, 576\)'):
+        decode_simcc3d(sx, sy, np.zeros((1, 133, 768), np.float32), 2.0)
+    head3d = {'type': 'simcc3d', 'split_ratio': 2.0}
+    with pytest.raises(ModelLoadError, match='needs 3 outputs.*2D model'):
+        decode_pose({'simcc_x': sx, 'simcc_y': sy}, head3d, (288, 384))
+    three = {'output': sx, '1554': sy, '1556': np.zeros((1, 133, 576), np.float32)}
+    with pytest.raises(ModelLoadError, match='3D .*simcc3d'):
+        decode_pose(three, {'type': 'simcc', 'split_ratio': 2.0}, (288, 384))
+    # Generic names: taken in the model's order.
+    assert decode_pose(three, head3d, (288, 384)).relative_depth.shape == (1, 133)

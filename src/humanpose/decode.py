@@ -378,10 +378,10 @@ def simcc_outputs(outputs: Mapping[str, F32], names: Sequence[str]) -> list[F32]
     rank3 = [v for v in outputs.values() if v.ndim == 3]
     if len(rank3) != len(names):
         axes = ', '.join(names)
-        hint = (" A model with three SimCC outputs is a 3D (RTMW3D) model: give it a card "
-                "with head type simcc3d (e.g. pose_card rtmw3d-l-384x288)." if len(rank3) == 3
-                else " A two-output model is a 2D model: give it a card with head type simcc."
-                if len(rank3) == 2 else '')
+        hint = {3: ' A model with three SimCC outputs is a 3D (RTMW3D) model: give it a card '
+                   'with head type simcc3d (e.g. pose_card rtmw3d-l-384x288).',
+                2: ' A two-output model is a 2D model: give it a card with head type simcc.',
+                }.get(len(rank3), '')
         raise ModelLoadError(f'a {"simcc3d" if len(names) == 3 else "simcc"} head needs '
                              f'{len(names)} outputs ({axes}: N x K x bins each); the model '
                              f'has {_describe(outputs)}.{hint}')

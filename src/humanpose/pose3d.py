@@ -219,7 +219,8 @@ def place_monocular(keypoints_px: NDArray[Any], confidence: NDArray[Any],
 def _placement(rays: F64, depth: F64, conf3: NDArray[Any], placed: NDArray[np.bool_],
                source: int, residual: F64, tau: F64) -> Placement:
     points = depth[..., None] * rays
-    valid = placed[:, None] & np.isfinite(points).all(-1) & (depth > 0)
+    # Invalid keypoints (confidence 0: not found, or outside the crop) get no position.
+    valid = placed[:, None] & np.isfinite(points).all(-1) & (depth > 0) & (conf3 > 0)
     points[~valid] = np.nan
     return Placement(points.astype(np.float32),
                      np.where(valid, conf3, 0.0).astype(np.float32),
@@ -326,6 +327,7 @@ def poses_with_3d(poses: Poses, mode: str = 'auto', *, camera: Optional[CameraMo
     if source == SOURCE_NONE:
         return poses
     if source == SOURCE_DEPTH:
+        assert depth is not None  # resolve_source says depth only with a depth image
         if camera is None:
             raise InvalidInputError('a depth image needs the camera model (camera_info) to '
                                     'turn pixels into metres')
@@ -354,6 +356,7 @@ def poses_with_3d(poses: Poses, mode: str = 'auto', *, camera: Optional[CameraMo
     common = dict(rectified=rectified, image_size=image_size, body_height_m=body_height_m,
                   min_confidence=min_confidence)
     if source == SOURCE_FUSED:
+        assert depth is not None
         placed = fuse_with_depth(poses.keypoints, poses.confidence, poses.relative_depth,
                                  poses.relative_depth_confidence, depth, camera,
                                  encoding=depth_encoding, window=window,

@@ -151,8 +151,8 @@ class Poses:
         return replace(self, keypoints_3d=np.asarray(keypoints_3d, np.float32),
                        confidence_3d=np.asarray(confidence_3d, np.float32),
                        source_3d=None if source_3d is None else np.asarray(source_3d, np.uint8),
-                       residual_3d=None if residual_3d is None else np.asarray(residual_3d,
-                                                                                np.float32))
+                       residual_3d=(None if residual_3d is None
+                                    else np.asarray(residual_3d, np.float32)))
 
     def select(self, index: NDArray[np.intp]) -> Poses:
         """Return the people at ``index`` (an index array or boolean mask), in that order."""

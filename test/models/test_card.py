@@ -73,3 +73,17 @@ def test_resolution_order(pose_model, tmp_path):
     assert card.name == 'analytic-pose-simcc-192x256'
     with pytest.raises(ModelCardError, match='detection model'):
         resolve_card(pose_model, 'rtmdet-m-person', [], {}, 'pose')
+
+
+def test_three_simcc_outputs_infer_an_rtmw3d_card():
+    card = infer_card('rtmw3d.onnx', [1, 3, 384, 288],
+                      {'output': [1, 133, 576], '1554': [1, 133, 768], '1556': [1, 133, 576]})
+    assert card.head_type == 'simcc3d' and card.head['depth_size'] == 288
+    assert card.head['split_ratio'] == 2.0 and card.skeleton == 'coco_wholebody'
+    assert card.head['sigma'] == (6.0, 6.93, 6.0) and card.head['z_range_m'] == 2.1744869
+
+
+def test_simcc3d_card_needs_three_sigmas():
+    with pytest.raises(ModelCardError, match='sigma'):
+        card_from_dict({'name': 'x', 'task': 'pose', 'input_size': [288, 384],
+                        'head': {'type': 'simcc3d', 'split_ratio': 2.0, 'sigma': [6, 6]}})

@@ -34,10 +34,18 @@ def _poses(n, k, with_3d, ids, seed=0):
     (5, 17, False, ('a', 'bb', 'ccc', 'dddd', ''), 'odd_len'),
     (2, 17, True, (), ''),
 ])
-def test_bytes_equal_rosbags_serialisation(n, k, with_3d, ids, frame_id):
-    store = build_typestore()
+@pytest.mark.parametrize('distro', ['humble', 'jazzy'])
+@pytest.mark.parametrize('sources', [False, True])
+def test_bytes_equal_rosbags_serialisation(n, k, with_3d, ids, frame_id, distro, sources):
+    store = build_typestore(distro)
     ns = rosbags_namespace(store)
     poses = _poses(n, k, with_3d, ids)
+    if sources:  # 3D from a 3D network: source and residual per person, assumed intrinsics
+        from dataclasses import replace
+        poses = replace(poses, source_3d=(np.arange(n) % 4).astype(np.uint8),
+                        residual_3d=np.where(np.arange(n) % 2, np.nan,
+                                             0.01 * np.arange(n)).astype(np.float32),
+                        intrinsics_assumed=n % 2 == 0)
     stamp_ns = 1_700_000_123_456_789_012
     msg = poses_to_msg(poses, ns, make_header(ns, stamp_ns, frame_id))
     expected = store.serialize_cdr(msg, TYPE)

@@ -199,3 +199,17 @@ def test_marker_bytes_decode_to_the_markers(store):
     assert all(m.header.frame_id == FRAME and (m.header.stamp.sec, m.header.stamp.nanosec)
                == (5, 6) for m in msg.markers)
     assert all(m.pose.orientation.w == 1.0 for m in msg.markers)
+
+
+def test_monocular_3d_draws_skeletons_without_a_depth_camera(ns, pose3d_model):
+    from humanpose import Pipeline
+    from humanpose.testing.scene import default_camera, person_at, render_scene
+    camera = default_camera(1280, 720)
+    scene = render_scene(1280, 720, [person_at(camera, (0.0, 0.0, 3.0))], camera=camera)
+    poses = Pipeline(pose3d_model, backend='onnxruntime-cpu')(scene.image, scene.boxes)
+    assert poses.intrinsics_assumed  # no camera_info either
+    markers = MarkerBuilder('coco_wholebody').build(poses, ns, make_header(ns, 1, 'cam'))
+    joints = [m for m in markers.markers if m.type == SPHERE_LIST]
+    assert len(joints) == 1 and len(joints[0].points) > 100
+    z = np.array([p.z for p in joints[0].points])
+    assert np.isfinite(z).all() and 2.0 < np.median(z) < 5.0

@@ -19,10 +19,14 @@ CONTRACT = {
     'Keypoint3D': {'position': 'geometry_msgs/msg/Point', 'confidence': 'float32'},
     'HumanPose': {'id': 'string', 'score': 'float32', 'bbox': 'float32[4]',
                   'keypoints': 'pose_bringup/msg/Keypoint2D[]',
-                  'keypoints_3d': 'pose_bringup/msg/Keypoint3D[]'},
+                  'keypoints_3d': 'pose_bringup/msg/Keypoint3D[]', 'source_3d': 'uint8',
+                  'residual_3d': 'float32'},
     'HumanPoseArray': {'header': 'std_msgs/msg/Header', 'skeleton': 'string',
-                       'humans': 'pose_bringup/msg/HumanPose[]'},
+                       'humans': 'pose_bringup/msg/HumanPose[]', 'intrinsics_assumed': 'bool'},
 }
+# Constants: where a person's 3D came from (humanpose.pose3d.SOURCE_*).
+CONSTANTS = {'HumanPose': [('SOURCE_NONE', 'uint8', 0), ('SOURCE_DEPTH', 'uint8', 1),
+                           ('SOURCE_MONOCULAR', 'uint8', 2), ('SOURCE_FUSED', 'uint8', 3)]}
 
 
 def _describe(desc):
@@ -62,7 +66,7 @@ def test_definitions_are_the_repository_files():
 @pytest.mark.parametrize('name', MESSAGE_NAMES)
 def test_messages_match_the_design(store, name):
     consts, fields = store.fielddefs[f'pose_bringup/msg/{name}']
-    assert consts == []
+    assert consts == CONSTANTS.get(name, [])
     assert {f: _describe(d) for f, d in fields} == CONTRACT[name]
     # Units and frames are stated in the comments.
     text = (ROOT / 'msg' / f'{name}.msg').read_text()
@@ -85,10 +89,12 @@ def _samples(ns):
     kp2 = ns.Keypoint2D(x=12.5, y=-3.25, confidence=0.75)
     kp3 = ns.Keypoint3D(position=ns.Point(x=0.5, y=-0.25, z=2.0), confidence=1.0)
     human = ns.HumanPose(id='7', score=0.5, bbox=np.array([1, 2, 3, 4], np.float32),
-                         keypoints=[kp2, kp2], keypoints_3d=[kp3, kp3])
+                         keypoints=[kp2, kp2], keypoints_3d=[kp3, kp3], source_3d=2,
+                         residual_3d=0.25)
     return {'Keypoint2D': kp2, 'Keypoint3D': kp3, 'HumanPose': human,
             'HumanPoseArray': ns.HumanPoseArray(header=make_header(ns, 3_000_000_001, 'cam'),
-                                                skeleton='coco', humans=[human])}
+                                                skeleton='coco', humans=[human],
+                                                intrinsics_assumed=True)}
 
 
 @pytest.mark.parametrize('name', MESSAGE_NAMES)
@@ -122,6 +128,35 @@ def test_three_wholebody_people_round_trip(store, ns):
     np.testing.assert_array_equal(got.keypoints_3d[~nan], poses.keypoints_3d[~nan])
     assert math.isnan(back.humans[0].keypoints_3d[0].position.x)
     assert back.humans[0].keypoints_3d[0].confidence == 0.0
+
+
+def test_constants_are_the_core_sources(store):
+    from humanpose import pose3d
+    consts = dict((name, value) for name, _, value in
+                  store.fielddefs['pose_bringup/msg/HumanPose'][0])
+    assert consts == {f'SOURCE_{name.upper()}': i for i, name in enumerate(pose3d.SOURCE_NAMES)}
+    assert (consts['SOURCE_DEPTH'], consts['SOURCE_MONOCULAR'], consts['SOURCE_FUSED']) == (
+        pose3d.SOURCE_DEPTH, pose3d.SOURCE_MONOCULAR, pose3d.SOURCE_FUSED)
+
+
+def test_source_residual_and_assumed_intrinsics_round_trip(store, ns):
+    from dataclasses import replace
+    poses = replace(_poses(3), source_3d=np.array([2, 3, 0], np.uint8),
+                    residual_3d=np.array([0.012, 0.004, np.nan], np.float32),
+                    intrinsics_assumed=True)
+    msg = poses_to_msg(poses, ns, make_header(ns, 7, 'cam'))
+    assert [h.source_3d for h in msg.humans] == [2, 3, 0] and msg.intrinsics_assumed
+    data = store.serialize_cdr(msg, 'pose_bringup/msg/HumanPoseArray')
+    got = msg_to_poses(store.deserialize_cdr(data, 'pose_bringup/msg/HumanPoseArray'))
+    np.testing.assert_array_equal(got.source_3d, [2, 3, 0])
+    np.testing.assert_array_equal(got.residual_3d, poses.residual_3d)  # NaN == NaN here
+    assert got.intrinsics_assumed
+    # Depth-only results (no source given) say depth; results without 3D say none.
+    depth_only = poses_to_msg(_poses(1), ns, make_header(ns, 0, ''))
+    assert depth_only.humans[0].source_3d == 1 and math.isnan(depth_only.humans[0].residual_3d)
+    assert not depth_only.intrinsics_assumed
+    assert poses_to_msg(_poses(1, with_3d=False), ns,
+                        make_header(ns, 0, '')).humans[0].source_3d == 0
 
 
 def test_no_people_and_no_3d(store, ns):

@@ -132,3 +132,30 @@ def test_generated_models_are_cached(humanpose_home, pose_model):
     from humanpose.testing.models import analytic_pose_model
     assert analytic_pose_model() == pose_model
     assert pose_model.parent == humanpose_home / 'generated'
+
+
+def test_rtmw3d_shaped_model_contract(pose3d_model):
+    import onnxruntime as ort
+    from humanpose.decode import decode_pose
+    from humanpose.models.card import onnx_metadata_card
+    from humanpose.testing.scene import person_relief
+    session = ort.InferenceSession(str(pose3d_model), providers=['CPUExecutionProvider'])
+    assert [(o.name, o.shape) for o in session.get_outputs()] == [
+        ('simcc_x', ['batch', 133, 576]), ('simcc_y', ['batch', 133, 768]),
+        ('simcc_z', ['batch', 133, 576])]
+    assert session.get_inputs()[0].shape == ['batch', 3, 384, 288]
+    card = onnx_metadata_card(pose3d_model)
+    assert card.head_type == 'simcc3d' and card.input_size == (288, 384)
+    # A crop with no person: every keypoint invalid, z included.
+    out = session.run(None, {'input': np.zeros((2, 3, 384, 288), np.float32)})
+    decoded = decode_pose(dict(zip(('simcc_x', 'simcc_y', 'simcc_z'), out)), card.head,
+                          card.input_size)
+    assert (decoded.confidence == 0).all() and (decoded.relative_depth_confidence == 0).all()
+    # A drawn person: z is its relief exactly (checked through the pipeline in test_pose3d).
+    from humanpose.testing.scene import PersonSpec, render_scene
+    scene = render_scene(288, 384, [PersonSpec((144, 200), 300, relief=1.0)])
+    from humanpose import PoseEstimator
+    estimator = PoseEstimator(pose3d_model, backend='onnxruntime-cpu')
+    poses = estimator.estimate(scene.image, scene.boxes)
+    seen = scene.inside[0] & (poses.confidence[0] > 0.5)
+    np.testing.assert_allclose(poses.relative_depth[0, seen], person_relief()[seen], atol=1e-6)

@@ -63,3 +63,33 @@ def test_partial_people_and_grid_placement():
     inside = scene.inside[0]
     assert 0 < inside.sum() < 133
     assert scene.boxes[0, 2] == 639
+
+
+def test_metric_people_project_onto_the_drawn_keypoints():
+    from humanpose.testing.scene import default_camera, person_at, person_relief
+    camera = default_camera(1280, 720)
+    people = [person_at(camera, (-0.8, 0.1, 2.0)), person_at(camera, (0.9, 0.0, 4.0))]
+    scene = render_scene(1280, 720, people, camera=camera)
+    truth = scene.keypoints_3d
+    # Each keypoint lies on its pixel's ray at the person's depth plus its relief ...
+    projected = truth @ camera.k.T
+    np.testing.assert_allclose(projected[..., :2] / projected[..., 2:], scene.keypoints,
+                               atol=1e-9)
+    np.testing.assert_allclose(truth[..., 2], [p.depth_m + person_relief() for p in people])
+    # ... the root (mid-hip) is at the person's depth, the torso is metric (1.70 m adult:
+    # shoulders 0.374 m apart), and the hands are 0.35 m in front of the body.
+    np.testing.assert_allclose(truth[:, [11, 12], 2].mean(1), [2.0, 4.0])
+    np.testing.assert_allclose(np.linalg.norm(truth[:, 5] - truth[:, 6], axis=-1), 0.374,
+                               rtol=1e-6)
+    assert person_relief()[9] == pytest.approx(-0.35, abs=0.004)
+    # The depth image shows every keypoint at its own depth.
+    for n in range(2):
+        x, y = np.rint(scene.keypoints[n, [0, 9, 11, 13]]).astype(int).T
+        np.testing.assert_allclose(scene.depth_m[y, x], truth[n, [0, 9, 11, 13], 2], rtol=1e-6)
+
+
+def test_relief_values_sit_on_rtmw3d_z_bins():
+    from humanpose.testing.scene import person_relief, relief_bins
+    bins = relief_bins(person_relief())
+    np.testing.assert_allclose(bins, np.round(bins), atol=1e-9)
+    assert person_relief()[[5, 6, 11, 12]].tolist() == [0.0] * 4

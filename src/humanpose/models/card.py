@@ -13,13 +13,13 @@ A card is a small YAML document::
     url: https://...                 # released models only
     sha256: ...                      # of the downloaded file, where known
 
-Heads: ``simcc`` (split_ratio, sigma [x, y], beta), ``simcc3d`` (RTMW3D: split_ratio,
-sigma [x, y, z], beta, depth_size and z_range_m of the z codec, root keypoints, optional
-``outputs`` [x, y, z] names, else the three outputs are taken in the model's order), ``heatmap`` (heatmap_size [w, h],
+Heads: ``simcc`` (split_ratio, sigma [x, y], beta), ``heatmap`` (heatmap_size [w, h],
 blur_kernel for DARK), ``dets`` (exported detector with NMS: ``dets`` N x D x 5 and
 ``labels``; pad_value, person_label), ``yolox`` (raw YOLOX grids; strides, pad_value,
-person_label). A card may be omitted for an ONNX file whose shapes say everything
-(:func:`infer_card`).
+person_label), ``simcc3d`` (RTMW3D: split_ratio, sigma [x, y, z], beta, depth_size and
+z_range_m of the z codec, root keypoints; optional ``outputs`` [x, y, z] names, else the
+three outputs are taken in the model's order). A card may be omitted for an ONNX file
+whose shapes say everything (:func:`infer_card`).
 """
 
 from __future__ import annotations
@@ -253,7 +253,8 @@ def infer_card(name: str, input_shape: Sequence[Any], outputs: Mapping[str, Sequ
                              mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     raise ModelLoadError(
         f'{name}: outputs {described} match no known decoder (SimCC: simcc_x N x K x 2W and '
-        'simcc_y N x K x 2H, plus simcc_z N x K x 576 for RTMW3D; heatmaps N x K x h x w; detector: dets N x D x 5 + labels, or raw '
+        'simcc_y N x K x 2H, plus simcc_z N x K x 576 for RTMW3D; heatmaps N x K x h x w; '
+        'detector: dets N x D x 5 + labels, or raw '
         'YOLOX N x A x (5 + C)); give the model a card (card=...)')
 
 

@@ -86,6 +86,7 @@ def encode_pose_array(poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id
     n, k = len(poses), poses.num_keypoints
     w.u32(n)
     if n == 0:
+        w.raw(b'\x01' if poses.intrinsics_assumed else b'\x00')
         return w.bytes()
     kp2d = np.empty((n, k, 3), '<f4')
     kp2d[..., :2] = poses.keypoints
@@ -101,6 +102,8 @@ def encode_pose_array(poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id
         kp3d['z'] = poses.keypoints_3d[..., 2]
         kp3d['c'] = np.clip(poses.confidence_3d, 0.0, 1.0)
     ids = poses.ids if poses.ids else ('',) * n
+    sources = source_3d_of(poses)
+    residuals = residual_3d_of(poses).astype('<f4')
     for i in range(n):
         w.string(ids[i])
         w.align(4)
@@ -114,7 +117,29 @@ def encode_pose_array(poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id
             w.raw(kp3d[i].tobytes()[:-4])
         else:
             w.u32(0)
+        w.raw(bytes((int(sources[i]),)))
+        w.align(4)
+        w.raw(residuals[i:i + 1].tobytes())
+    w.raw(b'\x01' if poses.intrinsics_assumed else b'\x00')
     return w.bytes()
+
+
+def source_3d_of(poses: Poses) -> np.ndarray:
+    """Return (N,) uint8 ``HumanPose.source_3d`` per person.
+
+    ``Poses.source_3d`` where set; else SOURCE_DEPTH (1) with 3D keypoints (depth was the
+    only source before 3D networks), SOURCE_NONE (0) without.
+    """
+    if poses.source_3d is not None:
+        return np.asarray(poses.source_3d, np.uint8)
+    return np.full(len(poses), 1 if poses.keypoints_3d is not None else 0, np.uint8)
+
+
+def residual_3d_of(poses: Poses) -> np.ndarray:
+    """Return (N,) float32 ``HumanPose.residual_3d`` per person (NaN where not set)."""
+    if poses.residual_3d is not None:
+        return np.asarray(poses.residual_3d, np.float32)
+    return np.full(len(poses), np.nan, np.float32)
 
 
 #: The Marker fields after ``colors`` that our markers leave empty, up to ``text``:

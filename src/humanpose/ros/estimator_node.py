@@ -33,8 +33,10 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType, SetParametersResult)
 
 from humanpose.backends.base import BackendOptions
-from humanpose.errors import HumanPoseError, ModelLoadError, UnsupportedEncodingError
+from humanpose.errors import (HumanPoseError, InvalidInputError, ModelLoadError,
+                              UnsupportedEncodingError)
 from humanpose.pipeline import Pipeline
+from humanpose.pose3d import check_intrinsics
 from humanpose.ros import diagnostics
 from humanpose.lift3d import camera_from_info
 from humanpose.ros.cdr import encode_pose_array
@@ -45,8 +47,8 @@ from humanpose.ros.markers import MarkerBuilder
 from humanpose.ros.messages import (MessageNamespace, make_header,
                                     rclpy_namespace, stamp_to_ns)
 from humanpose.ros.params import (NodeConfig, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec,
-                                  config_from_values, read_only_changes, smoother_config,
-                                  tracker_config)
+                                  config_from_values, pose3d_options, read_only_changes,
+                                  smoother_config, tracker_config)
 from humanpose.types import CameraModel, Poses
 from humanpose.viz import draw_poses
 
@@ -241,7 +243,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             tracking=config.tracking, smoothing=config.smoothing,
             tracker=tracker_config(config), smoother=smoother_config(config),
             depth_window=config.depth_window,
-            depth_outlier_m=config.depth_outlier_m or None, rectified=config.image_rectified)
+            depth_outlier_m=config.depth_outlier_m or None, rectified=config.image_rectified,
+            **pose3d_options(config))
 
     def _run_worker(self) -> None:
         """Load the models, then process the newest frame until the node stops."""
@@ -260,7 +263,9 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         info = {'backend': pipeline.pose.backend_name,
                 'pose model': f'{pipeline.pose.card.name} ({config.pose_model})',
                 'detector model': config.detector_model or 'none (whole image)',
-                'skeleton': pipeline.skeleton}
+                'skeleton': pipeline.skeleton,
+                '3d source': f'{config.pose3d_source} ('
+                             f'{"3D" if pipeline.pose.predicts_depth else "2D"} pose network)'}
         self._stats.set_running(info)
         self.get_logger().info(
             f'ready: {info["pose model"]} on {info["backend"]}, detector '
@@ -290,6 +295,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         pipeline.tracking, pipeline.smoothing = config.tracking, config.smoothing
         pipeline.depth_window = config.depth_window
         pipeline.depth_outlier_m = config.depth_outlier_m or None
+        for name, value in pose3d_options(config).items():
+            setattr(pipeline, name, value)
         if tracker_config(config) != pipeline.tracker.config:
             pipeline.tracker.reconfigure(tracker_config(config))  # ids are kept
         if smoother_config(config) != pipeline.smoother.config:
@@ -308,11 +315,39 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         :param rgb: (H, W, 3) uint8 RGB of ``frame.image``.
         """
         stamp_ns = stamp_to_ns(frame.image.header.stamp)
-        if frame.depth is None or frame.camera_info is None:
+        if frame.camera_info is None or (frame.depth is None
+                                         and not pipeline.pose.predicts_depth):
+            # Monocular 3D without camera_info assumes a field of view (flagged).
             return pipeline(rgb, color='rgb', stamp_ns=stamp_ns)
+        if frame.depth is None:
+            return pipeline(rgb, color='rgb', stamp_ns=stamp_ns,
+                            camera=self._camera_or_assumed(frame.camera_info))
         depth, encoding = depth_image_to_array(frame.depth)
         return pipeline(rgb, color='rgb', stamp_ns=stamp_ns, depth=depth,
                         camera=self._camera(frame.camera_info), depth_encoding=encoding)
+
+    def _camera_or_assumed(self, info: Any) -> Optional[CameraModel]:
+        """Return the camera of ``info``, or None (assumed intrinsics, flagged) if unusable.
+
+        Without depth only monocular 3D needs the camera; an uncalibrated camera_info
+        (zero or singular K) then falls back to the default field of view, which the
+        published HumanPoseArray flags (intrinsics_assumed), and is logged once.
+        """
+        try:
+            camera = self._camera(info)
+            check_intrinsics(camera, self._config.image_rectified)
+            return camera
+        except InvalidInputError as err:
+            self._frame_warning(f'{err} Monocular 3D assumes a {self._config.assumed_hfov_deg:g} '
+                                'degree field of view meanwhile (intrinsics_assumed: true).',
+                                key='camera_info')
+            return None
+
+    def _frame_warning(self, message: str, key: str) -> None:
+        """Log ``message`` once per ``key``; the frame is still processed."""
+        if key not in self._reported:
+            self._reported.add(key)
+            self.get_logger().warning(message)
 
     def _camera(self, info: Any) -> CameraModel:
         """Return the camera model of a CameraInfo, rebuilt only when the calibration changes."""

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from humanpose.errors import HumanPoseError
+from humanpose.ros.cdr import residual_3d_of, source_3d_of
 from humanpose.types import Poses
 
 PACKAGE = 'pose_bringup'
@@ -231,6 +232,8 @@ def poses_to_msg(poses: Poses, ns: MessageNamespace, header: Any) -> Any:
         c3 = np.clip(poses.confidence_3d, 0.0, 1.0).tolist()
     ids = poses.ids if poses.ids else ('',) * len(poses)
     box_scores = np.clip(poses.box_scores, 0.0, 1.0).tolist()
+    sources = source_3d_of(poses).tolist()
+    residuals = residual_3d_of(poses).tolist()
     humans = []
     for i in range(len(poses)):
         keypoints = [kp2d(x=x, y=y, confidence=c) for x, y, c in zip(xs[i], ys[i], confidence[i])]
@@ -238,10 +241,12 @@ def poses_to_msg(poses: Poses, ns: MessageNamespace, header: Any) -> Any:
                          for p, c in zip(p3[i], c3[i])] if has_3d else [])
         humans.append(ns.HumanPose(
             id=ids[i], score=box_scores[i], bbox=poses.boxes[i].astype(np.float32),
-            keypoints=keypoints, keypoints_3d=keypoints_3d))
+            keypoints=keypoints, keypoints_3d=keypoints_3d, source_3d=sources[i],
+            residual_3d=residuals[i]))
     header_copy = ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
                             frame_id=header.frame_id)
-    return ns.HumanPoseArray(header=header_copy, skeleton=poses.skeleton, humans=humans)
+    return ns.HumanPoseArray(header=header_copy, skeleton=poses.skeleton, humans=humans,
+                             intrinsics_assumed=bool(poses.intrinsics_assumed))
 
 
 def msg_to_poses(msg: Any) -> Poses:
@@ -250,13 +255,16 @@ def msg_to_poses(msg: Any) -> Poses:
     Raw scores are not part of the message; they come back equal to the confidence.
     """
     humans = list(msg.humans)
+    assumed = bool(getattr(msg, 'intrinsics_assumed', False))
     if not humans:
+        from dataclasses import replace
+
         from humanpose.skeletons import get_skeleton
         try:
             k = get_skeleton(msg.skeleton).num_keypoints
         except HumanPoseError:
             k = 0
-        return Poses.empty(msg.skeleton, k)
+        return replace(Poses.empty(msg.skeleton, k), intrinsics_assumed=assumed)
     kps = np.array([[(k.x, k.y) for k in h.keypoints] for h in humans], np.float32)
     conf = np.array([[k.confidence for k in h.keypoints] for h in humans], np.float32)
     has_3d = all(len(h.keypoints_3d) for h in humans)
@@ -270,4 +278,7 @@ def msg_to_poses(msg: Any) -> Poses:
         boxes=np.array([np.asarray(h.bbox, np.float32) for h in humans], np.float32),
         box_scores=np.array([h.score for h in humans], np.float32),
         skeleton=msg.skeleton, ids=tuple(h.id for h in humans),
-        keypoints_3d=kp3, confidence_3d=c3)
+        keypoints_3d=kp3, confidence_3d=c3,
+        source_3d=np.array([getattr(h, 'source_3d', 0) for h in humans], np.uint8),
+        residual_3d=np.array([getattr(h, 'residual_3d', np.nan) for h in humans], np.float32),
+        intrinsics_assumed=assumed)

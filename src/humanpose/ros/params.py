@@ -142,6 +142,24 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('depth_outlier_m', float, 0.5,
        "A keypoint more than this many metres behind its person's median depth has no 3D "
        '(NaN, confidence 0); 0 = keep all.', min_value=0.0, max_value=10.0, group='depth'),
+    # Where 3D comes from (humanpose.pose3d).
+    _p('pose3d_source', str, 'auto',
+       '3D keypoints from: auto (fused with a 3D network such as RTMW3D and depth, monocular '
+       'with a 3D network alone, depth with a 2D network and depth, else none), none, depth, '
+       'monocular or fused. monocular and fused need a 3D network.',
+       choices=('auto', 'none', 'depth', 'monocular', 'fused'), read_only=True, group='3d'),
+    _p('body_height_m', float, 1.70,
+       'Monocular 3D: height of the reference adult whose torso size places people in '
+       'depth (a person 10 % larger is placed 10 % too close).', min_value=0.5,
+       max_value=2.5, group='3d'),
+    _p('fusion_tolerance_m', float, 0.15,
+       'Fused 3D: a keypoint keeps its depth reading within this many metres of the '
+       'predicted body, else takes the predicted depth (hands in front, holes).',
+       min_value=0.01, max_value=2.0, group='3d'),
+    _p('assumed_hfov_deg', float, 60.0,
+       'Monocular 3D without (usable) camera_info: horizontal field of view assumed, '
+       'degrees; HumanPoseArray.intrinsics_assumed says so.', min_value=10.0,
+       max_value=170.0, group='3d'),
     # Tracking.
     _p('tracking', bool, True, 'Give people stable ids (HumanPose.id); false = empty ids.',
        group='tracking'),
@@ -216,6 +234,10 @@ class NodeConfig:
     image_rectified: bool
     depth_window: int
     depth_outlier_m: float
+    pose3d_source: str
+    body_height_m: float
+    fusion_tolerance_m: float
+    assumed_hfov_deg: float
     tracking: bool
     track_cost: str
     track_min_similarity: float
@@ -339,3 +361,10 @@ def smoother_config(config: NodeConfig) -> SmootherConfig:
     return SmootherConfig(min_cutoff=config.one_euro_min_cutoff, beta=config.one_euro_beta,
                           d_cutoff=config.one_euro_d_cutoff, beta_3d=config.one_euro_beta_3d,
                           min_confidence=config.smoothing_min_confidence)
+
+
+def pose3d_options(config: NodeConfig) -> dict[str, Any]:
+    """Return the :class:`~humanpose.pipeline.Pipeline` 3D options of the configuration."""
+    return {'pose3d_source': config.pose3d_source, 'body_height_m': config.body_height_m,
+            'fusion_tolerance_m': config.fusion_tolerance_m,
+            'assumed_hfov_deg': config.assumed_hfov_deg}
