@@ -19,6 +19,11 @@ Median and p90 per stage over the measured frames (after warm-up), end-to-end fr
 second, and the share of the frame spent outside the two networks ("overhead": everything
 but the pose network call and the detector's network call). In the same run,
 pose inference of all people in one call is compared with one call per person.
+
+3D from a 3D pose network (:func:`measure_pose3d`): on RTMW3D-shaped outputs (133
+keypoints, 576 / 768 / 576 bins, Gaussian rows like a trained head's), what decoding the z
+axis and placing the people costs on top of the 2D decode: monocular (placement by torso
+size) and fused (with a depth image), per person.
 """
 
 from __future__ import annotations
@@ -293,3 +298,85 @@ def write_plot(results: Sequence[CaseResult], path: Path) -> None:
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), canvas)
+
+
+@dataclass
+class Pose3DResult:
+    """Milliseconds (median) for N people of RTMW3D-shaped outputs."""
+
+    people: int
+    decode_2d_ms: float
+    decode_3d_ms: float
+    monocular_ms: float
+    fused_ms: float
+
+    @property
+    def extra_per_person_ms(self) -> float:
+        """Monocular 3D on top of the 2D decode: z decode + placement, per person."""
+        return (self.decode_3d_ms + self.monocular_ms - self.decode_2d_ms) / self.people
+
+    @property
+    def fused_extra_per_person_ms(self) -> float:
+        """Fused 3D on top of the 2D decode, per person."""
+        return (self.decode_3d_ms + self.fused_ms - self.decode_2d_ms) / self.people
+
+
+def _rtmw3d_outputs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Gaussian SimCC rows of the codec's sigmas (6, 6.93, 6 bins) plus a little noise."""
+    out = []
+    for bins, sigma in ((576, 6.0), (768, 6.93), (576, 6.0)):
+        centre = rng.uniform(0.3 * bins, 0.7 * bins, (n, 133, 1))
+        rows = np.exp(-0.5 * ((np.arange(bins) - centre) / sigma) ** 2)
+        out.append((rows + rng.normal(0, 0.01, rows.shape)).astype(np.float32))
+    return tuple(out)
+
+
+def measure_pose3d(people: Sequence[int] = (1, 2, 4, 8, 16), frames: int = 50,
+                   size: tuple[int, int] = (1280, 720)) -> list[Pose3DResult]:
+    """Time the 3D stages of a 3D pose network per people count (see the module docstring)."""
+    from humanpose.decode import decode_simcc, decode_simcc3d
+    from humanpose.pose3d import fuse_with_depth, place_monocular
+    from humanpose.testing.scene import default_camera
+
+    camera = default_camera(*size)
+    depth = np.full(size[::-1], 3.0, np.float32)
+    rng = np.random.default_rng(0)
+    results = []
+    for n in people:
+        sx, sy, sz = _rtmw3d_outputs(rng, n)
+        times: dict[str, list[float]] = {'2d': [], '3d': [], 'mono': [], 'fused': []}
+        for _ in range(frames):
+            start = time.perf_counter()
+            decode_simcc(sx, sy, 2.0, (6.0, 6.93))
+            times['2d'].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            decoded = decode_simcc3d(sx, sy, sz, 2.0)
+            times['3d'].append(time.perf_counter() - start)
+            assert decoded.relative_depth is not None
+            assert decoded.relative_depth_confidence is not None
+            # Keypoints spread over the image as people would be.
+            keypoints = decoded.keypoints * np.float32(size[1] / 384.0)
+            start = time.perf_counter()
+            place_monocular(keypoints, decoded.confidence, decoded.relative_depth,
+                            decoded.relative_depth_confidence, camera)
+            times['mono'].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            fuse_with_depth(keypoints, decoded.confidence, decoded.relative_depth,
+                            decoded.relative_depth_confidence, depth, camera)
+            times['fused'].append(time.perf_counter() - start)
+        ms = {k: float(np.median(v) * 1e3) for k, v in times.items()}
+        results.append(Pose3DResult(n, ms['2d'], ms['3d'], ms['mono'], ms['fused']))
+    return results
+
+
+def format_pose3d(results: Sequence[Pose3DResult]) -> str:
+    """Return the 3D timings as a text table."""
+    lines = ['3D pose network (RTMW3D outputs): median ms, and on top of the 2D decode per '
+             'person',
+             f'{"ppl":>3} {"2D dec":>8} {"3D dec":>8} {"mono":>8} {"fused":>8} '
+             f'{"+mono/p":>8} {"+fused/p":>8}']
+    for r in results:
+        lines.append(f'{r.people:>3} {r.decode_2d_ms:8.3f} {r.decode_3d_ms:8.3f} '
+                     f'{r.monocular_ms:8.3f} {r.fused_ms:8.3f} {r.extra_per_person_ms:8.3f} '
+                     f'{r.fused_extra_per_person_ms:8.3f}')
+    return '\n'.join(lines)

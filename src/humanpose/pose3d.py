@@ -35,6 +35,7 @@ Everything is vectorised over people and keypoints.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
@@ -120,9 +121,9 @@ def check_intrinsics(camera: CameraModel, rectified: bool = False) -> None:
     """
     assert camera.p is not None
     matrix = camera.p[:, :3] if rectified else camera.k
-    ok = (np.isfinite(matrix).all() and matrix[0, 0] > 0 and matrix[1, 1] > 0
-          and abs(np.linalg.det(matrix)) > 1e-12)
-    if not ok:
+    (a, b, c), (d, e, f), (g, h, i) = matrix.tolist()
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    if not (np.isfinite(det) and a > 0 and e > 0 and abs(det) > 1e-12):
         raise InvalidInputError(
             f'the camera matrix {"P" if rectified else "K"} = {matrix.ravel().tolist()} '
             'cannot turn pixels into rays (singular or no focal length); publish the '
@@ -139,6 +140,7 @@ def _homogeneous_rays(keypoints_px: NDArray[Any], camera: CameraModel, rectified
     return rays
 
 
+@lru_cache(maxsize=8)
 def _torso(body_height_m: float) -> tuple[NDArray[np.intp], NDArray[np.intp], F64]:
     table = REFERENCE_TORSO_M
     lengths: F64 = table[:, 2] * (body_height_m / REFERENCE_HEIGHT_M)
@@ -159,29 +161,29 @@ def root_depth_from_size(rays: F64, relative_depth: NDArray[Any], weights: NDArr
     """
     a, b, lengths = _torso(body_height_m)
     z = np.asarray(relative_depth, np.float64)
-    g = rays[:, a] - rays[:, b]                                       # (N, S, 3)
-    h = z[:, a, None] * rays[:, a] - z[:, b, None] * rays[:, b]
+    ra, rb = rays[:, a], rays[:, b]                                   # (N, S, 3)
+    g = ra - rb
+    h = z[:, a, None] * ra - z[:, b, None] * rb
     w = np.minimum(weights[:, a], weights[:, b]).astype(np.float64)   # (N, S)
-    usable = np.isfinite(g).all(-1) & np.isfinite(h).all(-1) & (w > 0)
-    w = np.where(usable, w, 0.0)
-    g = np.where(usable[..., None], g, 0.0)
-    h = np.where(usable[..., None], h, 0.0)
-    g_norm = np.linalg.norm(g, axis=-1)
-    gh = (g * h).sum(-1)
+    unusable = ~np.isfinite(g.sum(-1) + h.sum(-1) + w) | ~(w > 0)
+    w[unusable] = 0.0
+    g[unusable] = 0.0
+    h[unusable] = 0.0
+    g2, gh, h2 = (g * g).sum(-1), (g * h).sum(-1), (h * h).sum(-1)
     with np.errstate(invalid='ignore', divide='ignore'):
-        # Closed form of the linearised problem: length ~ tau |g| + g.h / |g|.
-        offset = np.divide(gh, g_norm, out=np.zeros_like(gh), where=g_norm > 0)
-        tau = (w * g_norm * (lengths - offset)).sum(-1) / (w * g_norm ** 2).sum(-1)
-        g2 = g_norm ** 2
-        for _ in range(_GAUSS_NEWTON_STEPS):
-            length = np.sqrt(np.maximum(tau[:, None] ** 2 * g2 + 2 * tau[:, None] * gh
-                                        + (h * h).sum(-1), 1e-18))
-            slope = (tau[:, None] * g2 + gh) / length
-            step = (w * slope * (length - lengths)).sum(-1) / (w * slope ** 2).sum(-1)
+        # Closed form of the linearised problem, length ~ tau |g| + g.h / |g|:
+        # tau = sum w |g| (l - g.h / |g|) / sum w |g|^2.
+        tau = (w * (np.sqrt(g2) * lengths - gh)).sum(-1) / (w * g2).sum(-1)
+        for _ in range(_GAUSS_NEWTON_STEPS):  # on the exact lengths |tau g + h|
+            t = tau[:, None]
+            length = np.sqrt(np.maximum(t * t * g2 + 2.0 * t * gh + h2, 1e-18))
+            slope = (t * g2 + gh) / length
+            step = (w * slope * (length - lengths)).sum(-1) / (w * slope * slope).sum(-1)
             tau = tau - np.where(np.isfinite(step), step, 0.0)
-        length = np.linalg.norm(tau[:, None, None] * g + h, axis=-1)
+        t = tau[:, None]
+        length = np.sqrt(np.maximum(t * t * g2 + 2.0 * t * gh + h2, 0.0))
         residual = np.sqrt((w * (length - lengths) ** 2).sum(-1) / w.sum(-1))
-    placed = (usable.sum(-1) >= 2) & np.isfinite(tau) & (tau > 0)
+        placed = ((~unusable).sum(-1) >= 2) & (tau > 0)
     return np.where(placed, tau, np.nan), np.where(placed, residual, np.nan)
 
 

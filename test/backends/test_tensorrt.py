@@ -289,3 +289,32 @@ def test_real_engine_round_trip_matches_onnxruntime(precision, model_kind, pose_
                 assert np.abs(out - ref).max() <= 0.5, f'batch {batch}'
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize('names', [None, ('output', '1554', '1556')])
+def test_rtmw3d_engine_gives_all_three_outputs_by_name(fake_gpu, tmp_path, names,
+                                                       humanpose_home):
+    # RTMW3D: simcc_x, simcc_y and simcc_z come back under the engine's tensor names, in
+    # the network's order (published exports name them generically), and decode to the
+    # same 3D as ONNX Runtime's.
+    from humanpose import PoseEstimator
+    from humanpose.testing.models import analytic_pose_model
+    from humanpose.testing.scene import default_camera, person_at, render_scene
+    model = analytic_pose_model((288, 384), head='simcc3d', output_names=names)
+    backend = create_backend(model, 'tensorrt', _options(tmp_path))
+    expected_names = list(names or ('simcc_x', 'simcc_y', 'simcc_z'))
+    assert [(s.name, s.shape) for s in backend.outputs] == [
+        (expected_names[0], (None, 133, 576)), (expected_names[1], (None, 133, 768)),
+        (expected_names[2], (None, 133, 576))]
+    camera = default_camera(1280, 720)
+    scene = render_scene(1280, 720, [person_at(camera, (x, 0.0, 3.0)) for x in (-1, 1)],
+                         camera=camera)
+    card = 'rtmw3d-l-384x288' if names else None
+    on_trt = PoseEstimator(model, card=card, backend_instance=backend)
+    on_ort = PoseEstimator(model, card=card, backend='onnxruntime-cpu')
+    got = on_trt.estimate(scene.image, scene.boxes)
+    want = on_ort.estimate(scene.image, scene.boxes)
+    np.testing.assert_array_equal(got.relative_depth, want.relative_depth)
+    np.testing.assert_array_equal(got.keypoints, want.keypoints)
+    assert np.isfinite(got.relative_depth).all() and got.relative_depth_confidence.max() > 0.5
+    on_trt.close()

@@ -294,3 +294,43 @@ def test_card_names_must_be_downloaded_first(tmp_path: Path, video: tuple[Path, 
                  str(tmp_path / 'out')]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert 'humanpose models download rtmw-m-256x192' in line
+
+
+def test_rtmw3d_gives_monocular_3d_from_camera_info_or_an_assumed_field_of_view(
+        tmp_path: Path, pose3d_model: Path, pose_model: Path, detector_model: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from humanpose.testing.scene import default_camera, person_at
+    camera = default_camera(640, 480, hfov_deg=75.0)
+    scenes = [render_scene(640, 480, [person_at(camera, (0.1 * i, 0.0, 2.5))], camera=camera)
+              for i in range(2)]
+    frames = [SourceFrame(index=i, stamp_ns=T0 + i * PERIOD_NS, name=str(i), image=s.image,
+                          frame_id='cam', log_time_ns=T0 + i * PERIOD_NS, camera=s.camera)
+              for i, s in enumerate(scenes)]
+    write_image_bag(tmp_path / 'in', frames, camera_info_topic='/camera/color/camera_info')
+    out = tmp_path / 'out'
+    assert _run([str(tmp_path / 'in'), '--out', str(out), '--camera-info-topic',
+                 '/camera/color/camera_info'], pose3d_model, detector_model) == 0
+    assert '3D: monocular (3D pose network), intrinsics from camera_info' in \
+        capsys.readouterr().out
+    poses = _messages(out / 'poses', '/humans/pose')
+    assert len(poses) == 2
+    for (_, msg), scene in zip(poses, scenes):
+        assert not msg.intrinsics_assumed and [h.source_3d for h in msg.humans] == [2]
+        points = np.array([(k.position.x, k.position.y, k.position.z)
+                           for k in msg.humans[0].keypoints_3d])
+        assert points[[11, 12], 2].mean() == pytest.approx(2.5, rel=0.05)
+        assert 0.0 <= msg.humans[0].residual_3d < 0.01
+    # Without camera_info: the assumed field of view, and the messages say so.
+    out2 = tmp_path / 'out2'
+    assert _run([str(tmp_path / 'in'), '--out', str(out2), '--hfov', '75'], pose3d_model,
+                detector_model) == 0
+    assert 'assumed 75 degree field of view' in capsys.readouterr().out
+    for _, msg in _messages(out2 / 'poses', '/humans/pose'):
+        assert msg.intrinsics_assumed and msg.humans[0].source_3d == 2
+        z = np.mean([msg.humans[0].keypoints_3d[k].position.z for k in (11, 12)])
+        assert z == pytest.approx(2.5, rel=0.05)  # the guess was right here
+    # --pose3d monocular with a 2D network: one line, exit code 2, nothing written.
+    assert _run([str(tmp_path / 'in'), '--out', str(tmp_path / 'out3'), '--pose3d',
+                 'monocular'], pose_model) == 2
+    assert 'needs a 3D pose network' in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / 'out3').exists()

@@ -277,3 +277,65 @@ def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_mo
             assert min(abs(np.median(z) - d) for d in drawn) < 0.05
     finally:
         harness.close()
+
+
+def _camera_info(ns, camera, stamp, k=None):
+    info = ns.CameraInfo()
+    info.header = make_header(ns, stamp, FRAME_ID)
+    info.width, info.height = camera.width, camera.height
+    info.k = (camera.k.reshape(-1) if k is None else np.asarray(k, float)).tolist()
+    return info
+
+
+def test_monocular_3d_arrives_in_the_published_message(context, ns, pose3d_model):
+    from humanpose.testing.scene import default_camera, person_at
+    camera = default_camera(640, 480, hfov_deg=75.0)
+    scene3d = render_scene(640, 480, [person_at(camera, (0.0, 0.0, 2.5))], camera=camera)
+    stamp = 41_000_000_000
+    image = _image_msg(ns, scene3d.image, stamp)
+
+    def root_depth(human):
+        return np.mean([human.keypoints_3d[k].position.z for k in (11, 12)])
+
+    # With camera_info: monocular 3D placed with the real intrinsics.
+    harness = Harness(context, ns, pose_model=str(pose3d_model), backend='onnxruntime-cpu',
+                      use_camera_info=True)
+    info = _camera_info(ns, camera, stamp)
+
+    def publish_all():
+        harness.publish('image', ns.Image, image)
+        harness.publish('camera_info', ns.CameraInfo, info)
+
+    try:
+        assert harness.spin_until(lambda: harness.received['pose'], every=publish_all)
+        msg = harness.received['pose'][0]
+        assert not msg.intrinsics_assumed and len(msg.humans) == 1
+        human = msg.humans[0]
+        assert human.source_3d == ns.HumanPose.SOURCE_MONOCULAR == 2
+        assert root_depth(human) == pytest.approx(2.5, rel=0.05)
+        assert 0.0 <= human.residual_3d < 0.01
+        # RViz gets the skeleton in space without any depth camera.
+        assert harness.spin_until(lambda: any(
+            m.type == 7 for a in harness.received['markers'] for m in a.markers),
+            every=publish_all)
+    finally:
+        harness.close()
+
+    # No camera_info at all, or an uncalibrated one: the assumed field of view, flagged.
+    for params, info in (({}, None),
+                         ({'use_camera_info': True}, _camera_info(ns, camera, stamp, [0] * 9))):
+        harness = Harness(context, ns, pose_model=str(pose3d_model), backend='onnxruntime-cpu',
+                          assumed_hfov_deg=75.0, **params)
+
+        def publish():
+            harness.publish('image', ns.Image, image)
+            if info is not None:
+                harness.publish('camera_info', ns.CameraInfo, info)
+
+        try:
+            assert harness.spin_until(lambda: harness.received['pose'], every=publish)
+            msg = harness.received['pose'][0]
+            assert msg.intrinsics_assumed and msg.humans[0].source_3d == 2
+            assert root_depth(msg.humans[0]) == pytest.approx(2.5, rel=0.05)  # right guess
+        finally:
+            harness.close()

@@ -5,7 +5,8 @@ decode, 3D, tracking + smoothing, message and marker serialisation) on scenes wi
 people at 640x480, 1280x720 and 1920x1080, with a generated pose model of about RTMW-m's
 compute, and prints median per-stage times, frames per second and the share of the
 frame spent outside inference. Also compares batched pose inference with one call per
-person. Performance targets live here, not in the tests.
+person, and times the 3D stages of a 3D pose network (RTMW3D's z decode, monocular
+placement, fusion with depth) per person. Performance targets live here, not in the tests.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument('--threads', type=int, default=0, help='ONNX Runtime threads')
     parser.add_argument('--no-batch-compare', action='store_true',
                         help='skip the batched vs per-person comparison')
+    parser.add_argument('--no-3d', action='store_true',
+                        help='skip the 3D pose network (RTMW3D) timings')
     parser.add_argument('--json', type=Path, help='write the numbers to this JSON file')
     parser.add_argument('--plot', type=Path, help='write a PNG of stage bars per people count')
     parser.set_defaults(func=main)
@@ -62,7 +65,10 @@ def _sizes(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from humanpose.bench import BenchConfig, format_table, run_bench, to_json, write_plot
+    from dataclasses import asdict
+
+    from humanpose.bench import (BenchConfig, format_pose3d, format_table, measure_pose3d,
+                                 run_bench, to_json, write_plot)
 
     config = BenchConfig(people=_ints(args.people, 'people'), sizes=_sizes(args.sizes),
                          frames=max(1, args.frames), warmup=max(0, args.warmup),
@@ -79,9 +85,16 @@ def main(args: argparse.Namespace) -> int:
     if tty:
         print(file=sys.stderr)
     print(format_table(results))
+    data = to_json(config, results)
+    if not args.no_3d:
+        pose3d = measure_pose3d(config.people, config.frames)
+        print(format_pose3d(pose3d))
+        data['pose3d'] = [{**asdict(r), 'extra_per_person_ms': r.extra_per_person_ms,
+                           'fused_extra_per_person_ms': r.fused_extra_per_person_ms}
+                          for r in pose3d]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(to_json(config, results), indent=2))
+        args.json.write_text(json.dumps(data, indent=2))
         print(f'wrote {args.json}')
     if args.plot:
         write_plot(results, args.plot)

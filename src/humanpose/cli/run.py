@@ -23,6 +23,11 @@ Outputs in --out:
                copied too, so `ros2 bag play out/poses` replays on its own in RViz.
   poses.mp4    the annotated video (with --video).
 
+3D (in the bag's HumanPoseArray and markers; --pose3d): with a 3D pose network (RTMW3D,
+head type simcc3d) every frame gets monocular 3D, placed with the bag's camera_info
+(--camera-info-topic) or else an assumed field of view (--hfov, flagged in the messages);
+with a depth topic too, fused 3D. A 2D network gets 3D from a depth topic only.
+
 --boxes BOXES.json replaces the detector: a mapping image id -> [[x0, y0, x1, y1(, score)],
 ...] or COCO detections [{"image_id", "bbox": [x, y, w, h], "score"}] (see
 humanpose.io.coco). Frames without an entry have no people.
@@ -88,6 +93,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument('--camera-info-topic',
                         help='bags: CameraInfo of the colour camera (default with a depth '
                              'topic: camera_info next to the image topic)')
+    parser.add_argument('--pose3d', default='auto',
+                        choices=('auto', 'none', 'depth', 'monocular', 'fused'),
+                        help='where 3D keypoints come from (default auto: fused with a 3D '
+                             'network and depth, monocular with a 3D network alone, depth '
+                             'with a 2D network and depth)')
+    parser.add_argument('--hfov', type=float, default=None, metavar='DEG',
+                        help='monocular 3D without camera_info: horizontal field of view to '
+                             'assume (default 60; the messages say it was assumed)')
+    parser.add_argument('--body-height', type=float, default=None, metavar='M',
+                        help='monocular 3D: height of the reference adult whose torso size '
+                             'places people in depth (default 1.70)')
     parser.add_argument('--no-copy', action='store_true',
                         help='bags: do not copy the input messages into poses/')
     parser.add_argument('--video', action='store_true', help='also write poses.mp4')
@@ -137,6 +153,8 @@ def _frame_inputs(args: argparse.Namespace) -> Callable[[SourceFrame], dict[str,
     def extras(frame: SourceFrame) -> dict[str, Any]:
         values: dict[str, Any] = {'stamp_ns': frame.stamp_ns}
         if not lift:
+            if frame.camera is not None:  # monocular 3D uses the intrinsics
+                values['camera'] = frame.camera
             return values
         missing = ('depth' if frame.depth is None else
                    'camera_info' if frame.camera is None else '')
@@ -264,6 +282,34 @@ def _estimate(pipe: Any, frame: SourceFrame, boxes: Any, image_id: Any,
                 box_scores=scores, **extras)
 
 
+def _pose3d_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the Pipeline's 3D options of the command line."""
+    options: dict[str, Any] = {'pose3d_source': args.pose3d}
+    if args.hfov is not None:
+        if not 1.0 <= args.hfov <= 179.0:
+            raise InvalidInputError(f'--hfov must be in [1, 179] degrees, got {args.hfov}')
+        options['assumed_hfov_deg'] = args.hfov
+    if args.body_height is not None:
+        if not 0.5 <= args.body_height <= 2.5:
+            raise InvalidInputError(f'--body-height must be in [0.5, 2.5] m, got '
+                                    f'{args.body_height}')
+        options['body_height_m'] = args.body_height
+    return options
+
+
+def _describe_3d(pipe: Any, args: argparse.Namespace) -> str:
+    """Say in words where this run's 3D comes from."""
+    if args.pose3d == 'none':
+        return 'off (--pose3d none)'
+    if not pipe.pose.predicts_depth:
+        return ('from the depth topic' if args.depth_topic else
+                'none (2D pose network and no --depth-topic)')
+    camera = ('camera_info' if args.camera_info_topic or args.depth_topic else
+              f'no camera_info: an assumed {pipe.assumed_hfov_deg:g} degree field of view')
+    mode = 'fused with depth' if args.depth_topic and args.pose3d != 'monocular' else 'monocular'
+    return f'{mode} (3D pose network), intrinsics from {camera}'
+
+
 def main(args: argparse.Namespace) -> int:
     from humanpose.cli.progress import Progress
     from humanpose.io.coco import image_id_for, load_boxes
@@ -297,11 +343,12 @@ def main(args: argparse.Namespace) -> int:
                         detector_card=args.det_card or det_card, backend=args.backend,
                         detect_every=args.every, score_threshold=args.score_threshold,
                         max_people=args.max_people, tracking=args.track or args.smooth,
-                        smoothing=args.smooth, rectified=rectified)
+                        smoothing=args.smooth, rectified=rectified, **_pose3d_options(args))
         detector = pipe.detector.card.name if pipe.detector else (
             'boxes from ' + str(args.boxes) if boxes else 'none (whole image = one person)')
         print(f'pose model: {pipe.pose.card.name} on {pipe.pose.backend_name}; '
               f'detector: {detector}')
+        print(f'3D: {_describe_3d(pipe, args)}')
         _prepare_outputs(args.out, args.overwrite)  # after everything that can fail early
         outputs.open(args.out, pipe.skeleton, args.video, source.fps or 30.0)
         total = source.length

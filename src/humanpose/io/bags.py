@@ -234,10 +234,10 @@ class BagSource(_SourceBase):
     def _ready(self, item: _Pending, depths: Deque[_Depth],
                camera: Optional[CameraModel]) -> bool:
         """Whether a colour image can go: its depth (if any) and a camera model were seen."""
+        if self.camera_info_topic is not None and camera is None:
+            return False  # monocular 3D needs the intrinsics too, not only depth
         if self.depth_topic is None:
             return True
-        if self.camera_info_topic is not None and camera is None:
-            return False
         return bool(depths) and depths[-1].stamp_ns >= item.stamp_ns
 
     def _camera(self, msg: Any, previous: Optional[CameraModel]) -> Optional[CameraModel]:
