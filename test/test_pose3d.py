@@ -343,3 +343,22 @@ def test_wrong_simcc_z_length_fails_at_load(pose3d_model):
     wrong = replace(card, head={**card.head, 'depth_size': 384})  # rtmlib's divisor
     with pytest.raises(ModelLoadError, match='simcc_z.*576 bins.*needs 768'):
         PoseEstimator(pose3d_model, card=wrong, backend='onnxruntime-cpu')
+
+
+@pytest.mark.parametrize('d, rectified, image_size', [
+    ((0.0,) * 5, False, None), ((0.1, -0.05, 0.001, 0.002, 0.0), False, None),
+    ((0.1, -0.05, 0.001, 0.002, 0.0), True, None), ((0.0,) * 5, False, (320, 240))])
+def test_rays_are_those_of_the_depth_path(d, rectified, image_size):
+    # Monocular and fused 3D use the same rays as 3D from depth (lift3d.pixel_rays): K and
+    # distortion for raw images, P for rectified ones, any image resolution.
+    from humanpose.lift3d import pixel_rays
+    from humanpose.pose3d import _homogeneous_rays
+    k = np.array([[500.0, 1.5, 320.0], [0.0, 480.0, 240.0], [0.0, 0.0, 1.0]])
+    p = np.array([[450.0, 0.0, 330.0, 0.0], [0.0, 450.0, 235.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    camera = CameraModel(640, 480, k, d=d, p=p)
+    keypoints = np.random.default_rng(1).uniform(0, 300, (2, 133, 2))
+    keypoints[1, 3] = np.nan
+    got = _homogeneous_rays(keypoints, camera, rectified, image_size)
+    want = pixel_rays(keypoints, camera, rectified=rectified, image_size=image_size)
+    np.testing.assert_allclose(got[..., :2], want, atol=1e-12)
+    assert (got[..., 2] == 1).all() and np.isnan(got[1, 3, :2]).all()

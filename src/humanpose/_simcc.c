@@ -7,7 +7,8 @@
  * axis) while it sits in L1: a vectorised maximum, then a vectorised scan for the values
  * within the softmax cutoff of it, which gives the first index of the maximum and the
  * softmax denominator. Results equal the NumPy decoder's (to float rounding); see
- * humanpose.decode.decode_simcc for the definitions.
+ * humanpose.decode.decode_simcc for the definitions. decode() handles the x and y axes
+ * together; decode_axis() one axis alone (RTMW3D's z, humanpose.decode.decode_simcc3d).
  *
  * Plain C99 with SSE2 (x86-64) or NEON (aarch64) intrinsics, else GCC/Clang vector
  * extensions; the buffer protocol instead of the NumPy C API (no build dependency on

@@ -135,8 +135,21 @@ def _homogeneous_rays(keypoints_px: NDArray[Any], camera: CameraModel, rectified
                       image_size: Optional[tuple[int, int]]) -> F64:
     """(N, K, 3) rays (x/z, y/z, 1); NaN where the pixel is not finite."""
     check_intrinsics(camera, rectified)
-    xy = pixel_rays(keypoints_px, camera, rectified=rectified, image_size=image_size)
-    rays: F64 = np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
+    assert camera.p is not None
+    matrix = camera.p[:, :3] if rectified else camera.k
+    size = image_size or (camera.width, camera.height)
+    plain = ((rectified or not np.any(camera.d)) and size == (camera.width, camera.height)
+             and matrix[1, 0] == 0 and matrix[2, 0] == 0 and matrix[2, 1] == 0
+             and matrix[2, 2] == 1)
+    rays: F64 = np.ones(np.shape(keypoints_px)[:-1] + (3,))
+    if plain:  # the usual pinhole K: invert it in closed form (no solve per call)
+        (fx, skew, cx), (_, fy, cy) = matrix[:2].tolist()
+        kp = np.asarray(keypoints_px, np.float64)
+        rays[..., 1] = (kp[..., 1] - cy) / fy
+        rays[..., 0] = (kp[..., 0] - cx - skew * rays[..., 1]) / fx
+    else:
+        rays[..., :2] = pixel_rays(keypoints_px, camera, rectified=rectified,
+                                   image_size=image_size)
     return rays
 
 
