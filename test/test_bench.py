@@ -25,6 +25,11 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     assert plot.stat().st_size > 1000
     assert data['simcc_decoder'] == simcc_implementation()
     assert data['simcc_decoder'] in table
+    # The 3D pose network figure: z decode + placement per person on top of the 2D decode.
+    assert '3D pose network (RTMW3D outputs)' in table
+    assert [r['people'] for r in data['pose3d']] == [1, 3]
+    assert all(r['decode_3d_ms'] > 0 and r['monocular_ms'] > 0 and r['fused_ms'] > 0
+               and 'extra_per_person_ms' in r for r in data['pose3d'])
 
 
 def test_bench_rejects_bad_sizes(capsys):
