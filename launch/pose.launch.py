@@ -14,10 +14,15 @@ import os
 from typing import Any
 
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import (DeclareLaunchArgument, EmitEvent, OpaqueFunction,
+                            RegisterEventHandler)
 from launch.conditions import IfCondition
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'pose_bringup'
@@ -47,6 +52,12 @@ ARGUMENTS: tuple[tuple[str, Any, str], ...] = (
     ('rviz', 'false', 'true: start rviz2 with config/pose.rviz (annotated image, markers, TF) '
      'and turn on publish_annotated_image.'),
     ('log_level', 'info', 'Log level of the node: debug, info, warn, error or fatal.'),
+    ('hri', '', 'true: also publish the ROS4HRI (REP-155) body topics /humans/bodies/... and '
+     'TF body_<id> (needs hri_msgs). Empty: the params file decides (default false).'),
+    ('lifecycle', 'false', 'true: run the managed (lifecycle) node pose_estimator_lifecycle '
+     'instead of the plain one.'),
+    ('autostart', 'true', 'With lifecycle:=true: configure and activate the node at launch '
+     '(false: it waits unconfigured for ros2 lifecycle set).'),
 )
 
 _TRUE = ('true', '1', 'yes', 'on')
@@ -72,7 +83,7 @@ def parameter_overrides(context: LaunchContext) -> dict[str, Any]:
             overrides[name] = os.path.expanduser(arg(name))
     if arg('backend'):
         overrides['backend'] = arg('backend')
-    for name in ('use_depth', 'compressed'):
+    for name in ('use_depth', 'compressed', 'hri'):
         if arg(name):
             overrides[name] = _flag(name, arg(name))
     if _flag('rviz', arg('rviz') or 'false'):
@@ -81,20 +92,40 @@ def parameter_overrides(context: LaunchContext) -> dict[str, Any]:
     return overrides
 
 
-def _pose_estimator(context: LaunchContext) -> list[Node]:
+def _pose_estimator(context: LaunchContext) -> list[Any]:
     image = LaunchConfiguration('image')
     overrides = parameter_overrides(context)
     parameters: list[Any] = [LaunchConfiguration('params_file')]
     if overrides:
         parameters.append(overrides)
-    return [Node(
-        package=PACKAGE, executable='pose_estimator', name='pose_estimator',
-        namespace=LaunchConfiguration('namespace'), output='screen',
-        parameters=parameters,
+    common: dict[str, Any] = dict(
+        package=PACKAGE, name='pose_estimator', namespace=LaunchConfiguration('namespace'),
+        output='screen', parameters=parameters,
         remappings=[('image', image), ('image/compressed', [image, '/compressed']),
                     ('camera_info', LaunchConfiguration('camera_info')),
                     ('depth', LaunchConfiguration('depth'))],
-        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')])]
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')])
+    if not _flag('lifecycle', LaunchConfiguration('lifecycle').perform(context).strip()):
+        return [Node(executable='pose_estimator', **common)]
+    return _lifecycle_node(context, common)
+
+
+def _transition(node: LifecycleNode, transition_id: int) -> EmitEvent:
+    return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                       transition_id=transition_id))
+
+
+def _lifecycle_node(context: LaunchContext, common: dict[str, Any]) -> list[Any]:
+    """Return the managed node, plus configure and activate when ``autostart`` is true."""
+    node = LifecycleNode(executable='pose_estimator_lifecycle', **common)
+    if not _flag('autostart', LaunchConfiguration('autostart').perform(context).strip()):
+        return [node]
+    # Activate once the first configure (model loading) has succeeded; a later
+    # deactivate -> inactive is left alone.
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+        entities=[_transition(node, Transition.TRANSITION_ACTIVATE)]))
+    return [node, activate, _transition(node, Transition.TRANSITION_CONFIGURE)]
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -188,3 +188,7 @@ def encode_marker_array(markers: Sequence[MarkerSpec], stamp_sec: int, stamp_nan
         w.u32(0)        # mesh_file.data
         w.raw(b'\x00')  # mesh_use_embedded_materials
     return w.bytes()
+
+
+#: The CDR writer, for the encoders of other message families (``ros/hri_messages.py``).
+CdrWriter = _Writer

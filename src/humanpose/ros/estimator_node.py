@@ -41,6 +41,8 @@ from humanpose.ros import diagnostics
 from humanpose.lift3d import camera_from_info
 from humanpose.ros.cdr import encode_pose_array
 from humanpose.ros.frames import Frame, FrameSlot
+from humanpose.ros.hri_messages import HriUnavailableError
+from humanpose.ros.hri_output import HriOutput
 from humanpose.ros.images import (compressed_to_rgb, depth_image_to_array, image_to_rgb,
                                   rgb_to_image_msg)
 from humanpose.ros.markers import MarkerBuilder
@@ -91,6 +93,10 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
     ``humans/pose/image`` (off by default) and ``/diagnostics``.
     """
 
+    #: Subscribe and load the models in the constructor (False: the lifecycle node's
+    #: transitions do it, see :mod:`humanpose.ros.lifecycle_node`).
+    _start_at_init = True
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._ns: MessageNamespace = rclpy_namespace()
@@ -116,18 +122,18 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         self._diag_pub = self.create_publisher(self._ns.DiagnosticArray, '/diagnostics', 10)
         self._subscriptions_in: list[Any] = []
         self._synchronizer: Any = None
-        self._subscribe_inputs(self._config)
-        self._stats.set_info(**{'image topic': self._input_topic})
-
+        self._input_topic = ''
+        self._hri: Optional[HriOutput] = None
         self._pipeline: Optional[Pipeline] = None
         self._worker: Optional[threading.Thread] = None
-        if problems:
-            self._fail('invalid parameters: ' + '; '.join(problems) + '. Fix them in the '
-                       'params file or on the command line and restart the node.')
-        else:
-            self._worker = threading.Thread(target=self._run_worker, name='pose_worker',
-                                            daemon=True)
-            self._worker.start()
+        #: Set by the worker once it loaded the models or failed to (lifecycle configure).
+        self._loaded = threading.Event()
+        self._problems = problems
+        if self._start_at_init:  # the lifecycle variant does this in its transitions
+            self._subscribe_inputs(self._config)
+            self._stats.set_info(**{'image topic': self._input_topic})
+            self._hri = self._create_hri_output(self._config)
+            self._start_worker()
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s,
                                              self._publish_diagnostics)
 
@@ -219,6 +225,17 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
 
     # --- the worker: owns the pipeline (and the backend's CUDA context) -------------------
 
+    def _start_worker(self) -> None:
+        """Start the worker thread (it loads the models), unless the parameters are invalid."""
+        if self._problems:
+            self._fail('invalid parameters: ' + '; '.join(self._problems) + '. Fix them in '
+                       'the params file or on the command line and restart the node.')
+            self._loaded.set()
+            return
+        self._worker = threading.Thread(target=self._run_worker, name='pose_worker',
+                                        daemon=True)
+        self._worker.start()
+
     def _load_pipeline(self, config: NodeConfig) -> Pipeline:
         """Create the pipeline from the read-only model parameters.
 
@@ -256,8 +273,10 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
                 f'{type(err).__name__}: {err}\n{traceback.format_exc()}'
             self._fail(f'cannot load the models: {detail}. Model parameters are read-only: '
                        'fix them and restart the node.')
+            self._loaded.set()
             return
         self._pipeline = pipeline
+        self._loaded.set()
         markers = MarkerBuilder(pipeline.skeleton, config.keypoint_threshold,
                                 config.marker_lifetime_s)
         info = {'backend': pipeline.pose.backend_name,
@@ -389,11 +408,41 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
                                           header.frame_id)
             if marker_bytes is not None:
                 self._marker_pub.publish(marker_bytes)
+        hri = self._hri  # the lifecycle node may end it meanwhile
+        if hri is not None:
+            self._publish_hri(hri, poses, header, rgb, config)
         if config.publish_annotated_image and self._image_pub.get_subscription_count() > 0:
             drawn = draw_poses(rgb, poses, config.keypoint_threshold, color='rgb')
             self._image_pub.publish(rgb_to_image_msg(drawn, self._ns, header))
         latency_s = (self.get_clock().now().nanoseconds - stamp_to_ns(source.stamp)) / 1e9
         self._stats.frame_published(time.monotonic(), latency_s, len(poses), pipeline.timings)
+
+    # --- ROS4HRI output (hri: true) -------------------------------------------------------
+
+    def _create_hri_output(self, config: NodeConfig) -> Optional[HriOutput]:
+        """Return the ROS4HRI output if ``hri`` is on and hri_msgs is there, else None.
+
+        Without hri_msgs the node runs on and says in one line what to install.
+        """
+        if not config.hri:
+            return None
+        try:
+            return HriOutput(self, cropped=config.hri_cropped)
+        except HriUnavailableError as err:
+            self.get_logger().error(f'{err}; the other outputs run without it')
+            self._stats.set_info(hri=str(err))
+            return None
+
+    def _publish_hri(self, hri: HriOutput, poses: Poses, header: Any, rgb: NDArray[np.uint8],
+                     config: NodeConfig) -> None:
+        """Publish the ROS4HRI topics and TF of one frame; a failure skips only them."""
+        hri.cropped = config.hri_cropped
+        try:
+            hri.publish(poses, (header.stamp.sec, header.stamp.nanosec), header.frame_id,
+                        rgb, (rgb.shape[1], rgb.shape[0]))
+        except Exception as err:  # a bug or a runtime failure: report, keep the node up
+            self._frame_error(f'ROS4HRI output: {type(err).__name__}: {err}', key='hri',
+                              detail=traceback.format_exc())
 
     # --- errors and diagnostics ----------------------------------------------------------
 

@@ -198,6 +198,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('smoothing_min_confidence', float, 0.1,
        'Keypoints below this confidence are published unsmoothed.', min_value=0.0,
        max_value=1.0, group='smoothing'),
+    # ROS4HRI (REP-155) output (needs hri_msgs).
+    _p('hri', bool, False,
+       'Publish the ROS4HRI (REP-155) body topics humans/bodies/tracked, '
+       'humans/bodies/<id>/{roi,skeleton2d,cropped} and TF body_<id> plus joint frames '
+       '(with 3D). Needs hri_msgs and tracking: true.', read_only=True, group='hri'),
+    _p('hri_cropped', bool, True,
+       'With hri: publish humans/bodies/<id>/cropped (rgb8 crop of the person box; one '
+       'copy per body and frame, only while someone subscribes).', group='hri'),
 )
 
 #: Name -> spec.
@@ -252,6 +260,8 @@ class NodeConfig:
     one_euro_beta_3d: float
     one_euro_d_cutoff: float
     smoothing_min_confidence: float
+    hri: bool
+    hri_cropped: bool
 
     @property
     def synchronised_inputs(self) -> tuple[str, ...]:
@@ -320,6 +330,10 @@ def config_from_values(values: Mapping[str, Any], base: Optional[NodeConfig] = N
         raise InvalidInputError(
             f'parameter depth_window must be odd (the window is centred on the keypoint), '
             f'got {config.depth_window}')
+    if config.hri and not config.tracking:
+        raise InvalidInputError(
+            'parameter hri needs tracking: true (ROS4HRI body ids are track ids); set '
+            'tracking: true or hri: false')
     return config
 
 

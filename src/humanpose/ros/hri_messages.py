@@ -1,0 +1,236 @@
+"""ROS4HRI messages (``hri_msgs``) and TF from the arrays of :mod:`humanpose.hri`.
+
+Two equal ways, as for our own messages (:mod:`humanpose.ros.messages`,
+:mod:`humanpose.ros.cdr`):
+
+- message objects through a *message namespace* (rclpy's generated classes, or a rosbags
+  typestore that holds the ``hri_msgs`` definitions): the conversion of record;
+- CDR bytes written straight from the arrays, which the node publishes (rclpy publishes
+  bytes on Humble and Jazzy) because a Skeleton2D of 18 point objects per person, and a
+  TransformStamped per joint, cost more than the whole mapping. Tests keep the bytes equal
+  to rosbags' serialisation of the message objects, with the real ``hri_msgs`` definitions.
+
+``hri_msgs`` is needed only where messages are built: importing this module needs neither
+ROS nor ``hri_msgs``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from humanpose.errors import HumanPoseError
+from humanpose.ros.cdr import CdrWriter
+from humanpose.ros.messages import MessageNamespace, TYPE_NAMES
+
+#: The hri_msgs messages the body output uses, in dependency order.
+HRI_MESSAGES: tuple[str, ...] = ('IdsList', 'NormalizedPointOfInterest2D',
+                                 'NormalizedRegionOfInterest2D', 'Skeleton2D')
+
+#: Short name -> full ROS 2 type name of the messages the ROS4HRI output builds.
+HRI_TYPE_NAMES: dict[str, str] = {
+    **{name: f'hri_msgs/msg/{name}' for name in HRI_MESSAGES},
+    'TFMessage': 'tf2_msgs/msg/TFMessage',
+    'TransformStamped': 'geometry_msgs/msg/TransformStamped',
+    'Transform': 'geometry_msgs/msg/Transform',
+    **{short: TYPE_NAMES[short] for short in ('Time', 'Header', 'Vector3', 'Quaternion',
+                                              'Image')},
+}
+
+#: What to install when hri_msgs is missing (one line, for logs).
+INSTALL_HINT = ('install ROS4HRI messages: sudo apt install ros-$ROS_DISTRO-hri-msgs '
+                '(rosdep key hri_msgs), then restart the node')
+
+
+class HriUnavailableError(HumanPoseError):
+    """The ROS4HRI output was asked for but ``hri_msgs`` (or tf2_ros) cannot be imported."""
+
+
+def rclpy_hri_namespace() -> MessageNamespace:
+    """Return the message namespace of the generated hri_msgs / tf2_msgs / std classes.
+
+    :raises HriUnavailableError: a message package is not importable; the message says
+        what to install.
+    """
+    classes: dict[str, Any] = {}
+    for short, full in HRI_TYPE_NAMES.items():
+        package, _, name = full.split('/')
+        try:
+            classes[short] = getattr(import_module(f'{package}.msg'), name)
+        except ImportError as err:
+            raise HriUnavailableError(
+                f'hri is on but {package}.msg cannot be imported ({err}): ' + INSTALL_HINT
+                if package == 'hri_msgs' else
+                f'hri is on but {package}.msg cannot be imported ({err}): source ROS 2') from err
+    fields = {short: frozenset(cls.get_fields_and_field_types()) for short, cls in classes.items()}
+    return MessageNamespace(classes, None, fields)
+
+
+def hri_message_dir(directory: Optional[Path] = None) -> Path:
+    """Return the directory of the ``hri_msgs`` ``.msg`` files.
+
+    :param directory: where to look; default the installed package (ament index).
+    :raises HriUnavailableError: not found.
+    """
+    candidates = [directory] if directory is not None else []
+    if directory is None:
+        try:
+            from ament_index_python.packages import get_package_share_directory
+            candidates.append(Path(get_package_share_directory('hri_msgs')) / 'msg')
+        except Exception:  # not a ROS environment, or hri_msgs not installed
+            pass
+    for path in candidates:
+        if path is not None and all((path / f'{name}.msg').is_file() for name in HRI_MESSAGES):
+            return path
+    raise HriUnavailableError(f'cannot find the hri_msgs definitions ({", ".join(HRI_MESSAGES)}'
+                              f'.msg) in {directory or "the ament index"}; ' + INSTALL_HINT)
+
+
+def hri_typestore(directory: Optional[Path] = None, distro: str = 'humble') -> Any:
+    """Return a rosbags typestore with the standard types, ours and ``hri_msgs``.
+
+    :param directory: the ``hri_msgs/msg`` directory (see :func:`hri_message_dir`).
+    :param distro: ROS 2 distribution of the standard types.
+    """
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+
+    from humanpose.ros.messages import message_definitions
+
+    msg_dir = hri_message_dir(directory)
+    try:
+        store = get_typestore(getattr(Stores, f'ROS2_{distro.upper()}'))
+    except AttributeError:
+        raise HumanPoseError(f'rosbags does not know ROS 2 {distro!r}') from None
+    texts = {**message_definitions(), **{
+        f'hri_msgs/msg/{name}': (msg_dir / f'{name}.msg').read_text('utf-8')
+        for name in HRI_MESSAGES}}
+    types: dict[str, Any] = {}
+    for typename, text in texts.items():
+        types.update(get_types_from_msg(text, typename))
+    store.register(types)
+    return store
+
+
+def rosbags_hri_namespace(store: Any) -> MessageNamespace:
+    """Return the message namespace over a typestore from :func:`hri_typestore`."""
+    from humanpose.ros.messages import _rosbags_default_fields
+
+    classes = {short: store.types[full] for short, full in HRI_TYPE_NAMES.items()}
+    fields = {short: frozenset(name for name, _ in store.fielddefs[full][1])
+              for short, full in HRI_TYPE_NAMES.items()}
+    return MessageNamespace(
+        classes, lambda short: _rosbags_default_fields(store, HRI_TYPE_NAMES[short]), fields)
+
+
+# --- message objects (the conversion of record) -------------------------------------------
+
+
+def _header(ns: MessageNamespace, header: Any) -> Any:
+    return ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                     frame_id=header.frame_id)
+
+
+def ids_list_msg(ns: MessageNamespace, header: Any, ids: Sequence[str]) -> Any:
+    """Return an ``hri_msgs/IdsList`` of ``ids`` with (a copy of) ``header``."""
+    return ns.IdsList(header=_header(ns, header), ids=list(ids))
+
+
+def roi_msg(ns: MessageNamespace, header: Any, roi: NDArray[np.float32]) -> Any:
+    """Return an ``hri_msgs/NormalizedRegionOfInterest2D`` of one row of ``normalised_rois``."""
+    xmin, ymin, xmax, ymax, c = (float(v) for v in roi)
+    return ns.NormalizedRegionOfInterest2D(header=_header(ns, header), xmin=xmin, ymin=ymin,
+                                           xmax=xmax, ymax=ymax, c=c)
+
+
+def skeleton2d_msg(ns: MessageNamespace, header: Any, points: NDArray[np.float32]) -> Any:
+    """Return an ``hri_msgs/Skeleton2D`` of one person's (18, 3) ``skeleton2d`` points."""
+    poi = ns.NormalizedPointOfInterest2D
+    return ns.Skeleton2D(header=_header(ns, header), skeleton=[
+        poi(x=float(x), y=float(y), c=float(c)) for x, y, c in points.tolist()])
+
+
+def tf_message(ns: MessageNamespace, header: Any, parents: Sequence[str],
+               children: Sequence[str], values: NDArray[np.float64]) -> Any:
+    """Return a ``tf2_msgs/TFMessage`` of :func:`humanpose.hri.tf_transforms` output.
+
+    Every transform carries ``header``'s stamp; its frame_id is the parent.
+    """
+    transforms = []
+    for parent, child, row in zip(parents, children, values.tolist()):
+        transforms.append(ns.TransformStamped(
+            header=ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                             frame_id=parent),
+            child_frame_id=child,
+            transform=ns.Transform(translation=ns.Vector3(x=row[0], y=row[1], z=row[2]),
+                                   rotation=ns.Quaternion(x=row[3], y=row[4], z=row[5],
+                                                          w=row[6]))))
+    return ns.TFMessage(transforms=transforms)
+
+
+# --- CDR bytes (what the node publishes) ---------------------------------------------------
+
+
+def _header_writer(sec: int, nanosec: int, frame_id: str) -> CdrWriter:
+    w = CdrWriter()
+    w.stamp(sec, nanosec)
+    w.string(frame_id)
+    return w
+
+
+def encode_ids_list(sec: int, nanosec: int, frame_id: str, ids: Sequence[str]) -> bytes:
+    """Return the CDR bytes of :func:`ids_list_msg`."""
+    w = _header_writer(sec, nanosec, frame_id)
+    w.u32(len(ids))
+    for text in ids:
+        w.string(text)
+    return w.bytes()
+
+
+def encode_roi(sec: int, nanosec: int, frame_id: str, roi: NDArray[np.float32]) -> bytes:
+    """Return the CDR bytes of :func:`roi_msg`."""
+    w = _header_writer(sec, nanosec, frame_id)
+    w.align(4)
+    w.raw(np.asarray(roi, '<f4').tobytes())
+    return w.bytes()
+
+
+def encode_skeleton2d(sec: int, nanosec: int, frame_id: str,
+                      points: NDArray[np.float32]) -> bytes:
+    """Return the CDR bytes of :func:`skeleton2d_msg` (a fixed array: no count)."""
+    w = _header_writer(sec, nanosec, frame_id)
+    w.align(4)
+    w.raw(np.ascontiguousarray(points, '<f4').tobytes())
+    return w.bytes()
+
+
+def encode_tf_message(sec: int, nanosec: int, parents: Sequence[str], children: Sequence[str],
+                      values: NDArray[np.float64]) -> bytes:
+    """Return the CDR bytes of :func:`tf_message`."""
+    w = CdrWriter()
+    w.u32(len(parents))
+    rows = np.ascontiguousarray(values, '<f8')
+    for i, (parent, child) in enumerate(zip(parents, children)):
+        w.stamp(sec, nanosec)
+        w.string(parent)
+        w.string(child)
+        w.align(8)
+        w.raw(rows[i].tobytes())
+    return w.bytes()
+
+
+def encode_rgb8_image(sec: int, nanosec: int, frame_id: str, rgb: NDArray[np.uint8]) -> bytes:
+    """Return the CDR bytes of an ``rgb8`` sensor_msgs/Image of ``rgb`` (H, W, 3), unpadded."""
+    height, width = rgb.shape[:2]
+    w = _header_writer(sec, nanosec, frame_id)
+    w.u32(height)
+    w.u32(width)
+    w.string('rgb8')
+    w.raw(b'\x00')  # is_bigendian
+    w.u32(width * 3)
+    w.u32(height * width * 3)
+    w.raw(np.ascontiguousarray(rgb).tobytes())  # the one copy of the crop
+    return w.bytes()
