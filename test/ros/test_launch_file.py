@@ -14,7 +14,7 @@ RVIZ = ROOT / 'config' / 'pose.rviz'
 #: The launch arguments of issue 5 / the README's ROS 2 section.
 README_ARGUMENTS = ('image', 'camera_info', 'depth', 'use_depth', 'compressed', 'pose_model',
                     'detector_model', 'backend', 'params_file', 'namespace', 'rviz',
-                    'log_level')
+                    'log_level', 'hri', 'lifecycle', 'autostart')
 
 
 def _argument_names_from_source():
@@ -70,7 +70,10 @@ def _context(**arguments):
 
     context = LaunchContext()
     defaults = {'pose_model': '', 'detector_model': '', 'backend': '', 'use_depth': '',
-                'compressed': '', 'rviz': 'false'}
+                'compressed': '', 'rviz': 'false', 'hri': '', 'lifecycle': 'false',
+                'autostart': 'true', 'image': '/image', 'camera_info': '/info',
+                'depth': '/depth', 'params_file': 'p.yaml', 'namespace': '',
+                'log_level': 'info'}
     context.launch_configurations.update({**defaults, **arguments})
     return context
 
@@ -89,3 +92,29 @@ def test_given_arguments_override_the_params_file(launch_module):
     assert overrides['publish_annotated_image'] is True
     with pytest.raises(ValueError, match='use_depth'):
         launch_module.parameter_overrides(_context(use_depth='maybe'))
+
+
+def test_hri_argument_sets_the_parameter(launch_module):
+    assert launch_module.parameter_overrides(_context(hri='true'))['hri'] is True
+    assert 'hri' not in launch_module.parameter_overrides(_context())
+
+
+def test_lifecycle_starts_the_managed_node_and_autostarts_it(launch_module):
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch_ros.actions import LifecycleNode, Node
+
+    plain = launch_module._pose_estimator(_context())
+    assert len(plain) == 1 and not isinstance(plain[0], LifecycleNode)
+    assert isinstance(plain[0], Node) and plain[0].node_executable == 'pose_estimator'
+
+    managed = launch_module._pose_estimator(_context(lifecycle='true'))
+    node, handler, configure = managed
+    assert isinstance(node, LifecycleNode)
+    assert node.node_executable == 'pose_estimator_lifecycle'
+    assert isinstance(handler, RegisterEventHandler) and isinstance(configure, EmitEvent)
+    assert configure.event.transition_id == 1  # lifecycle_msgs Transition.CONFIGURE
+
+    waiting = launch_module._pose_estimator(_context(lifecycle='true', autostart='false'))
+    assert len(waiting) == 1 and isinstance(waiting[0], LifecycleNode)
+    with pytest.raises(ValueError, match='lifecycle'):
+        launch_module._pose_estimator(_context(lifecycle='maybe'))

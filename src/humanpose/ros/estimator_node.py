@@ -288,7 +288,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         self._stats.set_running(info)
         self.get_logger().info(
             f'ready: {info["pose model"]} on {info["backend"]}, detector '
-            f'{info["detector model"]}; listening on {self._input_topic}')
+            f'{info["detector model"]}; listening on '
+            f'{self._input_topic or "nothing until activated (lifecycle)"}')
         applied = config
         try:
             while not self._slot.stopped:
