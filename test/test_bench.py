@@ -30,6 +30,9 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     assert [r['people'] for r in data['pose3d']] == [1, 3]
     assert all(r['decode_3d_ms'] > 0 and r['monocular_ms'] > 0 and r['fused_ms'] > 0
                and 'extra_per_person_ms' in r for r in data['pose3d'])
+    assert 'ROS4HRI output' in table
+    hri = cases[1]['extra_ms']
+    assert 0 < hri['hri'] < hri['hri_cropped']
 
 
 def test_bench_rejects_bad_sizes(capsys):

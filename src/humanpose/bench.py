@@ -15,6 +15,11 @@ message     HumanPoseArray CDR bytes (what the node publishes)
 markers     MarkerArray build + CDR serialisation
 ==========  ===============================================================
 
+Beside the stages (not part of the frame: the output is off by default), the ROS4HRI body
+output (``hri: true``) is timed as the node computes it: ids, Skeleton2D, ROI, body TF
+frames and all their CDR bytes (:func:`humanpose.ros.hri_messages.encode_hri_frame`), without
+and with ``cropped`` images of every person; the rclpy publish calls are not included.
+
 Median and p90 per stage over the measured frames (after warm-up), end-to-end frames per
 second, and the share of the frame spent outside the two networks ("overhead": everything
 but the pose network call and the detector's network call). In the same run,
@@ -86,6 +91,8 @@ class CaseResult:
     detector_network_ms: float = 0.0
     batched_ms: Optional[float] = None
     per_person_ms: Optional[float] = None
+    #: Median ms of the optional outputs timed beside the stages (``hri``, ``hri_cropped``).
+    extra_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def batching_speedup(self) -> Optional[float]:
@@ -131,6 +138,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     from humanpose.backends.base import run_batched
     from humanpose.decode import decode_pose_outputs
     from humanpose.filters import PoseSmoother
+    from humanpose.hri import tracked_people
+    from humanpose.ros.hri_messages import encode_hri_frame
     from humanpose.lift3d import lift_poses
     from humanpose.preprocess import crop_to_image
     from humanpose.ros.images import image_to_rgb
@@ -150,6 +159,7 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     markers = MarkerBuilder(pose.skeleton.name)
     clock = _Clock()
     detector_net_ms: list[float] = []
+    extra: dict[str, list[float]] = {'hri': [], 'hri_cropped': []}
     found = 0
     total = config.warmup + config.frames
     for frame in range(total):
@@ -183,6 +193,13 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
             poses, msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
         clock.run('markers', lambda: markers.encode(
             poses, msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
+        for name, crop in (('hri', None), ('hri_cropped', rgb)):
+            start = time.perf_counter()
+            tracked, ids = tracked_people(poses)
+            encode_hri_frame(tracked, ids, (msg.header.stamp.sec, msg.header.stamp.nanosec),
+                             msg.header.frame_id, (width, height), crop)
+            if frame >= config.warmup:
+                extra[name].append((time.perf_counter() - start) * 1e3)
         found = len(poses)
         if progress is not None:
             progress(f'{width}x{height} {people} people: frame {frame + 1}/{total}')
@@ -197,6 +214,7 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     networks = np.asarray(clock.times['infer']) + np.asarray(detector_net_ms)
     result.overhead = float(np.median((per_frame - networks) / per_frame))
     result.detector_network_ms = float(np.median(detector_net_ms))
+    result.extra_ms = {name: float(np.median(values)) for name, values in extra.items()}
     if config.compare_batching and people > 1:
         result.batched_ms, result.per_person_ms = _compare_batching(pose, batch, config.frames)
     return result
@@ -251,6 +269,12 @@ def format_table(results: Sequence[CaseResult]) -> str:
     crop_ms, decode_ms = _per_person(results)
     lines.append(f'per person: crop {crop_ms:.3f} ms, decode {decode_ms:.3f} ms (largest case; '
                  f'SimCC decoder: {simcc_implementation()})')
+    big = max(results, key=lambda r: (r.people, r.width))
+    if big.extra_ms:
+        lines.append(f'ROS4HRI output (hri: true), {big.width}x{big.height} with '
+                     f'{big.people_found} people: {big.extra_ms["hri"]:.2f} ms per frame '
+                     f'(Skeleton2D, ROI, TF frames and their CDR bytes; publish calls not '
+                     f'included), {big.extra_ms["hri_cropped"]:.2f} ms with cropped images')
     return '\n'.join(lines)
 
 

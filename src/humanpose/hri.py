@@ -313,3 +313,12 @@ def tf_transforms(frames: BodyFrames, body_ids: tuple[str, ...], sensor_frame: s
         children += [root] + [f'{JOINT_FRAME_NAMES[j]}_{body_ids[i]}' for j in present.tolist()]
         rows += [body[i:i + 1], values[i, present]]
     return parents, children, (np.concatenate(rows) if rows else np.zeros((0, 7)))
+
+
+def tracked_people(poses: Poses) -> tuple[Poses, tuple[str, ...]]:
+    """Return the people that have a track id and their ROS4HRI body ids."""
+    if not poses.ids:
+        return poses.select(np.zeros(0, np.intp)), ()
+    keep = np.array([i for i, t in enumerate(poses.ids) if t], np.intp)
+    people = poses if len(keep) == len(poses) else poses.select(keep)
+    return people, tuple(body_id(t) for t in people.ids)

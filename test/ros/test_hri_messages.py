@@ -164,3 +164,31 @@ def test_missing_definitions_say_what_to_install(tmp_path):
     with pytest.raises(HumanPoseError, match='hri-msgs'):
         hri_message_dir(tmp_path)
     assert 'ros-$ROS_DISTRO-hri-msgs' in INSTALL_HINT and 'hri_msgs' in INSTALL_HINT
+
+
+def test_one_frame_of_output_reads_back_as_the_messages(store, poses):
+    from humanpose.hri import tracked_people
+    from humanpose.ros.hri_messages import encode_hri_frame
+
+    rgb = np.random.default_rng(2).integers(0, 255, (H, W, 3), np.uint8)
+    with_anonymous = Poses(poses.keypoints, poses.confidence, poses.scores, poses.boxes,
+                           poses.box_scores, poses.skeleton, ('3', ''), poses.keypoints_3d,
+                           poses.confidence_3d)
+    people, ids = tracked_people(with_anonymous)
+    assert ids == ('b3',) and len(people) == 1
+    sec, nanosec = divmod(STAMP, 10**9)
+    frame = encode_hri_frame(people, ids, (sec, nanosec), FRAME, (W, H), rgb, [True])
+    tracked = store.deserialize_cdr(frame.tracked, 'hri_msgs/msg/IdsList')
+    assert list(tracked.ids) == ['b3'] and tracked.header.stamp.nanosec == nanosec
+    crop = store.deserialize_cdr(frame.crops[0], 'sensor_msgs/msg/Image')
+    x0, y0, x1, y1 = 40, 60, 361, 471
+    assert (crop.width, crop.height, crop.encoding) == (x1 - x0, y1 - y0, 'rgb8')
+    np.testing.assert_array_equal(np.asarray(crop.data).reshape(y1 - y0, x1 - x0, 3),
+                                  rgb[y0:y1, x0:x1])
+    tf = store.deserialize_cdr(frame.tf, 'tf2_msgs/msg/TFMessage')
+    assert [t.child_frame_id for t in tf.transforms][:3] == ['body_b3', 'torso_b3', 'head_b3']
+    no_3d = Poses(people.keypoints, people.confidence, people.scores, people.boxes,
+                  people.box_scores, people.skeleton, people.ids)
+    plain = encode_hri_frame(no_3d, ids, (sec, nanosec), FRAME, (W, H))
+    assert plain.tf is None and plain.crops == [None]
+    assert plain.skeletons == frame.skeletons and plain.rois == frame.rois

@@ -130,8 +130,8 @@ def _drawn_hips_m(scene):
                     axis=-1)
 
 
-def test_bodies_appear_with_the_source_stamp_and_tf_then_leave(context, ns, hri_ns, pose_model,
-                                                              detector_model):
+def test_bodies_appear_with_the_source_stamp_and_tf_then_leave(context, ns, hri_ns,
+                                                               pose_model, detector_model):
     rig = Rig(context, ns, pose_model=str(pose_model), detector_model=str(detector_model),
               backend='onnxruntime-cpu', use_depth=True, hri=True)
     scene = render_scene(640, 480, PEOPLE, seed=8)
@@ -201,7 +201,7 @@ def test_bodies_appear_with_the_source_stamp_and_tf_then_leave(context, ns, hri_
 
 
 def test_without_hri_msgs_the_node_runs_and_says_what_to_install(context, ns, pose_model,
-                                                                monkeypatch):
+                                                                 monkeypatch):
     def unavailable():
         raise HriUnavailableError('hri is on but hri_msgs.msg cannot be imported: install '
                                   'ros-$ROS_DISTRO-hri-msgs')

@@ -111,11 +111,11 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         overrides = QoSOverridingOptions.with_default_policies()
-        self._pose_pub = self.create_publisher(
+        self._pose_pub = self._create_output_publisher(
             self._ns.HumanPoseArray, 'humans/pose', reliable, qos_overriding_options=overrides)
-        self._marker_pub = self.create_publisher(
+        self._marker_pub = self._create_output_publisher(
             self._ns.MarkerArray, 'humans/markers', reliable, qos_overriding_options=overrides)
-        self._image_pub = self.create_publisher(
+        self._image_pub = self._create_output_publisher(
             self._ns.Image, 'humans/pose/image',
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
             qos_overriding_options=overrides)
@@ -136,6 +136,10 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             self._start_worker()
         self._diag_timer = self.create_timer(self._config.diagnostics_period_s,
                                              self._publish_diagnostics)
+
+    def _create_output_publisher(self, *args: Any, **kwargs: Any) -> Any:
+        """Create a publisher of an output (the lifecycle node makes managed ones)."""
+        return self.create_publisher(*args, **kwargs)
 
     # --- parameters ----------------------------------------------------------------------
 

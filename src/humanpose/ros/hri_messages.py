@@ -16,6 +16,7 @@ ROS nor ``hri_msgs``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -24,8 +25,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humanpose.errors import HumanPoseError
+from humanpose.hri import (body_frames, crop_windows, normalised_rois, skeleton2d,
+                           tf_transforms)
 from humanpose.ros.cdr import CdrWriter
 from humanpose.ros.messages import MessageNamespace, TYPE_NAMES
+from humanpose.types import Poses
 
 #: The hri_msgs messages the body output uses, in dependency order.
 HRI_MESSAGES: tuple[str, ...] = ('IdsList', 'NormalizedPointOfInterest2D',
@@ -234,3 +238,60 @@ def encode_rgb8_image(sec: int, nanosec: int, frame_id: str, rgb: NDArray[np.uin
     w.u32(height * width * 3)
     w.raw(np.ascontiguousarray(rgb).tobytes())  # the one copy of the crop
     return w.bytes()
+
+
+@dataclass(frozen=True)
+class HriFrame:
+    """The CDR bytes of one image's ROS4HRI output (see :func:`encode_hri_frame`).
+
+    :param ids: body ids, in the order of the lists below.
+    :param tracked: ``humans/bodies/tracked`` (IdsList).
+    :param rois: per body, ``humans/bodies/<id>/roi``.
+    :param skeletons: per body, ``humans/bodies/<id>/skeleton2d``.
+    :param crops: per body, ``humans/bodies/<id>/cropped`` (rgb8 Image), None where not
+        asked for.
+    :param tf: the TFMessage of the body frames, or None without 3D.
+    """
+
+    ids: tuple[str, ...]
+    tracked: bytes
+    rois: list[bytes]
+    skeletons: list[bytes]
+    crops: list[Optional[bytes]]
+    tf: Optional[bytes]
+
+
+def encode_hri_frame(people: Poses, ids: tuple[str, ...], stamp: tuple[int, int],
+                     frame_id: str, size: tuple[int, int],
+                     rgb: Optional[NDArray[np.uint8]] = None,
+                     crop_mask: Optional[Sequence[bool]] = None) -> HriFrame:
+    """Return every message of one image's ROS4HRI output as CDR bytes.
+
+    :param people: the tracked people (:func:`humanpose.hri.tracked_people`).
+    :param ids: their body ids.
+    :param stamp: (sec, nanosec) of the source image; every message carries it.
+    :param frame_id: the source image's frame (parent of the body frames).
+    :param size: (width, height) of the image.
+    :param rgb: (H, W, 3) RGB image to crop, or None for no ``cropped``.
+    :param crop_mask: per body, whether to crop it (default: all, when ``rgb`` is given).
+    """
+    width, height = size
+    sec, nanosec = stamp
+    points = skeleton2d(people, width, height)
+    rois = normalised_rois(people, width, height)
+    crops: list[Optional[bytes]] = [None] * len(ids)
+    if rgb is not None:
+        windows = crop_windows(people.boxes, width, height).tolist()
+        for i, (x0, y0, x1, y1) in enumerate(windows):
+            if crop_mask is None or crop_mask[i]:
+                crops[i] = encode_rgb8_image(sec, nanosec, frame_id, rgb[y0:y1, x0:x1])
+    frames = body_frames(people)
+    tf = None
+    if frames is not None and frames.valid.any():
+        parents, children, values = tf_transforms(frames, ids, frame_id)
+        tf = encode_tf_message(sec, nanosec, parents, children, values)
+    return HriFrame(
+        ids=ids, tracked=encode_ids_list(sec, nanosec, frame_id, ids),
+        rois=[encode_roi(sec, nanosec, frame_id, roi) for roi in rois],
+        skeletons=[encode_skeleton2d(sec, nanosec, frame_id, p) for p in points],
+        crops=crops, tf=tf)

@@ -23,11 +23,9 @@ from typing import Any, Optional
 import numpy as np
 from numpy.typing import NDArray
 
-from humanpose.hri import (body_frames, body_id, crop_windows, normalised_rois, skeleton2d,
-                           tf_transforms)
-from humanpose.ros.hri_messages import (encode_ids_list, encode_rgb8_image, encode_roi,
-                                        encode_skeleton2d, encode_tf_message,
-                                        HriUnavailableError, rclpy_hri_namespace)
+from humanpose.hri import tracked_people
+from humanpose.ros.hri_messages import (encode_hri_frame, encode_ids_list, HriUnavailableError,
+                                        rclpy_hri_namespace)
 from humanpose.types import Poses
 
 #: Topic namespace of the bodies (relative: /humans/bodies without a node namespace).
@@ -98,32 +96,26 @@ class HriOutput:
         :param rgb: (H, W, 3) RGB image for ``cropped``, or None.
         :param size: (width, height) of the image in pixels.
         """
-        width, height = size
-        sec, nanosec = stamp
-        keep = [i for i, t in enumerate(poses.ids) if t] if poses.ids else []
-        people = poses.select(np.array(keep, np.intp)) if len(keep) != len(poses) else poses
-        ids = tuple(body_id(t) for t in people.ids)
-        points = skeleton2d(people, width, height)
-        rois = normalised_rois(people, width, height)
-        frames = body_frames(people)
+        people, ids = tracked_people(poses)
         with self._lock:
             if self._destroyed:
                 return
             self._drop_bodies(set(ids))
-            for i, bid in enumerate(ids):
-                roi_pub, skeleton_pub, cropped_pub = self._body_publishers(bid)
-                roi_pub.publish(encode_roi(sec, nanosec, frame_id, rois[i]))
-                skeleton_pub.publish(encode_skeleton2d(sec, nanosec, frame_id, points[i]))
-                if (self.cropped and rgb is not None
-                        and cropped_pub.get_subscription_count() > 0):
-                    x0, y0, x1, y1 = crop_windows(people.boxes[i], width, height)[0].tolist()
-                    cropped_pub.publish(encode_rgb8_image(sec, nanosec, frame_id,
-                                                          rgb[y0:y1, x0:x1]))
-            self._tracked_pub.publish(encode_ids_list(sec, nanosec, frame_id, ids))
-            if frames is not None and frames.valid.any():
-                parents, children, values = tf_transforms(frames, ids, frame_id)
-                self._tf.pub_tf.publish(encode_tf_message(sec, nanosec, parents, children,
-                                                          values))
+            pubs = [self._body_publishers(bid) for bid in ids]
+            # A crop copy only for the bodies someone watches.
+            mask = [self.cropped and rgb is not None and p[2].get_subscription_count() > 0
+                    for p in pubs]
+            frame = encode_hri_frame(people, ids, stamp, frame_id, size,
+                                     rgb if any(mask) else None, mask)
+            for (roi_pub, skeleton_pub, cropped_pub), roi, skeleton, crop in zip(
+                    pubs, frame.rois, frame.skeletons, frame.crops):
+                roi_pub.publish(roi)
+                skeleton_pub.publish(skeleton)
+                if crop is not None:
+                    cropped_pub.publish(crop)
+            self._tracked_pub.publish(frame.tracked)
+            if frame.tf is not None:
+                self._tf.pub_tf.publish(frame.tf)
 
     def clear(self, stamp: tuple[int, int], frame_id: str = '') -> None:
         """Forget every body: destroy its publishers and publish an empty ``tracked``."""

@@ -8,15 +8,17 @@ transitions decide when the heavy parts exist:
 =============  ===========================================================================
 configure      the worker thread loads the models (builds TensorRT engines if needed);
                fails (back to unconfigured, error on ``/diagnostics``) if they do not load
-activate       subscribes the inputs and starts the ROS4HRI body output: frames flow
-deactivate     unsubscribes and ends the ROS4HRI bodies; models and GPU memory are kept,
-               so activate resumes at once
+activate       subscribes the inputs, activates the output publishers and starts the
+               ROS4HRI body output: frames flow
+deactivate     unsubscribes, deactivates the outputs and ends the ROS4HRI bodies; models
+               and GPU memory are kept, so activate resumes at once
 cleanup        stops the worker, which releases the backend (GPU memory)
 shutdown       all of the above, then the process exits with code 0
 =============  ===========================================================================
 
-The output topics (``humans/pose``, markers, image, ``/diagnostics``) are advertised from
-start-up, as in the plain node; they carry messages only while the node is active.
+The outputs (``humans/pose``, markers, annotated image) are lifecycle publishers: advertised
+from start-up, publishing only while the node is active. ``/diagnostics`` is published in
+every state (with the lifecycle state among its values).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any, Optional
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import (LifecycleNodeMixin, LifecyclePublisher, LifecycleState,
+                             TransitionCallbackReturn)
+from rclpy.node import Node
 from rclpy.task import Future
 
 from humanpose.ros.estimator_node import _JOIN_TIMEOUT_S, PoseEstimatorNode
@@ -38,11 +42,21 @@ class PoseEstimatorLifecycleNode(LifecycleNodeMixin, PoseEstimatorNode):  # type
     _start_at_init = False
 
     def __init__(self, **kwargs: Any) -> None:
+        self._managed_outputs: list[LifecyclePublisher] = []
         PoseEstimatorNode.__init__(self, **kwargs)
         LifecycleNodeMixin.__init__(self)
+        for publisher in self._managed_outputs:  # activated and deactivated with the node
+            self.add_managed_entity(publisher)
         #: Done when the node went through shutdown (``main`` then exits).
         self.finished = Future()
         self._stats.set_info(lifecycle='unconfigured')
+
+    def _create_output_publisher(self, *args: Any, **kwargs: Any) -> Any:
+        """Create a lifecycle publisher: it publishes only while the node is active."""
+        publisher = Node.create_publisher(self, *args, publisher_class=LifecyclePublisher,
+                                          **kwargs)
+        self._managed_outputs.append(publisher)
+        return publisher
 
     # --- transitions ---------------------------------------------------------------------
 
