@@ -186,6 +186,19 @@ def test_bodies_appear_with_the_source_stamp_and_tf_then_leave(context, ns, hri_
             wrist = got['j'].transform.translation
             assert wrist.y > 0.1  # the left wrist is on the body's left (+y)
 
+        # cropped: published while someone subscribes, the person box of the source image.
+        cropped = rig.subscribe(ns.Image, f'humans/bodies/{ids[0]}/cropped')
+        assert rig.spin_until(lambda: ours(cropped),
+                              every=lambda: rig.publish_scene(scene, next(stamps)))
+        image, roi = ours(cropped)[-1], ours(rois[ids[0]])[-1]
+        assert image.encoding == 'rgb8' and image.header.frame_id == FRAME_ID
+        assert abs(image.width - (roi.xmax - roi.xmin) * 640) <= 2
+        assert abs(image.height - (roi.ymax - roi.ymin) * 480) <= 2
+        x0, y0 = int(np.ceil(roi.xmin * 640 - 0.5)), int(np.ceil(roi.ymin * 480 - 0.5))
+        rgb = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.width, 3)
+        drawn = scene.image[y0:y0 + image.height, x0:x0 + image.width, ::-1]
+        assert np.abs(rgb.astype(int) - drawn).mean() < 1.0
+
         # hri needs the track ids: tracking cannot be turned off under it.
         assert not rig.node.set_parameters([Parameter('tracking', value=False)])[0].successful
 

@@ -17,6 +17,7 @@ ROS nor ``hri_msgs``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -27,7 +28,7 @@ from numpy.typing import NDArray
 from humanpose.errors import HumanPoseError
 from humanpose.hri import (body_frames, crop_windows, normalised_rois, skeleton2d,
                            tf_transforms)
-from humanpose.ros.cdr import CdrWriter
+from humanpose.ros.cdr import CDR_LE_HEADER, CdrWriter
 from humanpose.ros.messages import MessageNamespace, TYPE_NAMES
 from humanpose.types import Poses
 
@@ -185,6 +186,13 @@ def _header_writer(sec: int, nanosec: int, frame_id: str) -> CdrWriter:
     return w
 
 
+def _prefix(sec: int, nanosec: int, frame_id: str) -> bytes:
+    """Return the bytes a message of a header and 4-byte fields starts with (padded)."""
+    w = _header_writer(sec, nanosec, frame_id)
+    w.align(4)
+    return w.bytes()
+
+
 def encode_ids_list(sec: int, nanosec: int, frame_id: str, ids: Sequence[str]) -> bytes:
     """Return the CDR bytes of :func:`ids_list_msg`."""
     w = _header_writer(sec, nanosec, frame_id)
@@ -196,34 +204,55 @@ def encode_ids_list(sec: int, nanosec: int, frame_id: str, ids: Sequence[str]) -
 
 def encode_roi(sec: int, nanosec: int, frame_id: str, roi: NDArray[np.float32]) -> bytes:
     """Return the CDR bytes of :func:`roi_msg`."""
-    w = _header_writer(sec, nanosec, frame_id)
-    w.align(4)
-    w.raw(np.asarray(roi, '<f4').tobytes())
-    return w.bytes()
+    return _prefix(sec, nanosec, frame_id) + np.asarray(roi, '<f4').tobytes()
 
 
 def encode_skeleton2d(sec: int, nanosec: int, frame_id: str,
                       points: NDArray[np.float32]) -> bytes:
     """Return the CDR bytes of :func:`skeleton2d_msg` (a fixed array: no count)."""
-    w = _header_writer(sec, nanosec, frame_id)
-    w.align(4)
-    w.raw(np.ascontiguousarray(points, '<f4').tobytes())
-    return w.bytes()
+    return _prefix(sec, nanosec, frame_id) + np.ascontiguousarray(points, '<f4').tobytes()
 
 
 def encode_tf_message(sec: int, nanosec: int, parents: Sequence[str], children: Sequence[str],
                       values: NDArray[np.float64]) -> bytes:
-    """Return the CDR bytes of :func:`tf_message`."""
+    """Return the CDR bytes of :func:`tf_message`.
+
+    The layout of a set of frame names is made once (:func:`_tf_layout`); each call writes
+    the stamps and the values into a copy of it with two array assignments.
+    """
+    template, stamp_at, value_at = _tf_layout(tuple(parents), tuple(children))
+    data = np.frombuffer(bytearray(template), np.uint8)
+    if len(stamp_at):
+        stamp = np.frombuffer(np.int32(sec).tobytes() + np.uint32(nanosec).tobytes(), np.uint8)
+        data[stamp_at[:, None] + np.arange(8)] = stamp
+        rows = np.ascontiguousarray(values, '<f8').view(np.uint8).reshape(-1, 56)
+        data[value_at[:, None] + np.arange(56)] = rows
+    return data.tobytes()
+
+
+@lru_cache(maxsize=32)
+def _tf_layout(parents: tuple[str, ...], children: tuple[str, ...]
+               ) -> tuple[bytes, NDArray[np.intp], NDArray[np.intp]]:
+    """Return a TFMessage of these frames with zero stamps and values, and where they go.
+
+    :return: the bytes, the byte offset of each transform's stamp and of its 7 float64
+        (translation, rotation).
+    """
     w = CdrWriter()
     w.u32(len(parents))
-    rows = np.ascontiguousarray(values, '<f8')
-    for i, (parent, child) in enumerate(zip(parents, children)):
-        w.stamp(sec, nanosec)
+    stamps: list[int] = []
+    values: list[int] = []
+    start = len(CDR_LE_HEADER)  # offsets count from after the encapsulation header
+    for parent, child in zip(parents, children):
+        w.align(4)
+        stamps.append(start + w.offset)
+        w.raw(bytes(8))
         w.string(parent)
         w.string(child)
         w.align(8)
-        w.raw(rows[i].tobytes())
-    return w.bytes()
+        values.append(start + w.offset)
+        w.raw(bytes(56))
+    return w.bytes(), np.array(stamps, np.intp), np.array(values, np.intp)
 
 
 def encode_rgb8_image(sec: int, nanosec: int, frame_id: str, rgb: NDArray[np.uint8]) -> bytes:
@@ -290,8 +319,9 @@ def encode_hri_frame(people: Poses, ids: tuple[str, ...], stamp: tuple[int, int]
     if frames is not None and frames.valid.any():
         parents, children, values = tf_transforms(frames, ids, frame_id)
         tf = encode_tf_message(sec, nanosec, parents, children, values)
+    prefix = _prefix(sec, nanosec, frame_id)  # the same header starts every message
     return HriFrame(
         ids=ids, tracked=encode_ids_list(sec, nanosec, frame_id, ids),
-        rois=[encode_roi(sec, nanosec, frame_id, roi) for roi in rois],
-        skeletons=[encode_skeleton2d(sec, nanosec, frame_id, p) for p in points],
+        rois=[prefix + roi.tobytes() for roi in rois.astype('<f4')],
+        skeletons=[prefix + p.tobytes() for p in points.astype('<f4')],
         crops=crops, tf=tf)
