@@ -117,9 +117,18 @@ def test_transitions_load_run_pause_and_release(context, pose_model, detector_mo
         assert m.node.trigger_cleanup() == SUCCESS and m.state == 'unconfigured'
         assert m.node._pipeline is None and m.node._worker is None
 
+        # Configure again loads new models; shutdown from active releases everything.
+        assert m.node.trigger_configure() == SUCCESS
+        assert m.node._pipeline is not None and m.node._pipeline is not pipeline
+        m.poses.clear()
+        assert m.node.trigger_activate() == SUCCESS
+        assert m.spin(30, until=lambda: m.poses)
+        worker = m.node._worker
         assert not m.node.finished.done()
         assert m.node.trigger_shutdown() == SUCCESS and m.state == 'finalized'
         assert m.node.finished.done()
+        assert not worker.is_alive() and m.node._pipeline is None
+        assert m.spin(10, until=lambda: m.image_subscribers() == 0)
     finally:
         m.close()
 
