@@ -47,3 +47,48 @@ def test_idle_threads_sleep_unless_spinning_is_asked_for(pose_model, spin, expec
     backend = create_backend(pose_model, 'onnxruntime-cpu', BackendOptions(spin_wait=spin))
     options = backend._session.get_session_options()
     assert options.get_session_config_entry('session.intra_op.allow_spinning') == expected
+
+
+class _OrtWithCudaListed:
+    """The real onnxruntime, except that it claims a CUDA provider (like onnxruntime-gpu
+    whose CUDA libraries do not load: listed as available, dropped from the session)."""
+
+    def __init__(self):
+        import onnxruntime
+        self._ort = onnxruntime
+
+    def __getattr__(self, name):
+        return getattr(self._ort, name)
+
+    def get_available_providers(self):
+        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+
+
+@pytest.mark.filterwarnings('ignore:Specified provider')
+def test_cuda_session_that_landed_on_the_cpu_is_not_reported_as_cuda(monkeypatch, pose_model,
+                                                                     caplog):
+    from humanpose.backends import onnxruntime as backend_module
+
+    monkeypatch.setattr(backend_module, '_import_ort', _OrtWithCudaListed)
+    monkeypatch.setitem(__import__('sys').modules, 'tensorrt', None)
+    monkeypatch.setattr(backend_module, 'installed_ort_distributions', lambda: ['onnxruntime-gpu'])
+    with pytest.raises(BackendUnavailableError, match='only CPUExecutionProvider') as err:
+        create_backend(pose_model, 'onnxruntime-cuda')
+    assert 'onnxruntime-gpu[cuda,cudnn]' in str(err.value)
+    with caplog.at_level(logging.INFO, logger='humanpose.backends.base'):
+        backend = create_backend(pose_model, 'auto')
+    assert backend.name == 'onnxruntime-cpu'
+    (record,) = [r for r in caplog.records if r.name == 'humanpose.backends.base']
+    assert 'onnxruntime-cuda failed to start' in record.getMessage()
+    assert 'tensorrt unavailable' in record.getMessage()
+
+
+def test_both_onnxruntime_wheels_installed_is_named(monkeypatch):
+    from humanpose.backends import onnxruntime as backend_module
+
+    monkeypatch.setattr(backend_module, '_import_ort', _OrtWithCudaListed)
+    monkeypatch.setattr(backend_module, 'installed_ort_distributions',
+                        lambda: ['onnxruntime', 'onnxruntime-gpu'])
+    with pytest.raises(BackendUnavailableError, match='both installed') as err:
+        resolve_backend('onnxruntime-cuda', BackendOptions())
+    assert 'pip uninstall onnxruntime onnxruntime-gpu' in str(err.value)

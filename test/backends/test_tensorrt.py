@@ -1,7 +1,10 @@
 """TensorRT backend: selection and errors, the data path on fakes, a real engine round trip."""
 
+import gc
+import json
 import logging
 import shutil
+import weakref
 
 import numpy as np
 import pytest
@@ -10,10 +13,10 @@ from humanpose.backends import BackendOptions, create_backend, resolve_backend, 
 from humanpose.backends.onnxruntime import OnnxRuntimeBackend
 from humanpose.backends.tensorrt import INSTALL_HINT, TensorRTBackend, build_engine, \
     engine_source, probe
-from humanpose.backends.trt_engine import decode_argmax_keypoints, guard_sample_batch
+from humanpose.backends.trt_guard import decode_argmax_keypoints, guard_sample_batch
 from humanpose.errors import BackendUnavailableError, InvalidInputError, ModelLoadError
 from humanpose.testing.models import compute_pose_model
-from trt_fakes import FakeCudart, FakeTensorRT, install_fakes
+from trt_fakes import NULLPTR, FakeCudart, FakeTensorRT, install_fakes
 
 MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 
@@ -115,7 +118,7 @@ def test_onnx_model_is_built_cached_and_runs_batches_like_onnxruntime(fake_gpu, 
                                                                       tmp_path):
     trt, cudart = fake_gpu
     backend = create_backend(pose_model, 'tensorrt', _options(tmp_path))
-    assert backend.built and backend.max_batch == 4 and len(trt.builds) == 1
+    assert backend.built and backend.max_batch == 4 and len(trt._fake.builds) == 1
     assert backend.engine_path.parent == tmp_path / 'engines'
     assert backend.engine_path.with_suffix('.json').is_file()
     assert [s.shape for s in backend.inputs] == [(None, 3, 256, 192)]
@@ -127,15 +130,15 @@ def test_onnx_model_is_built_cached_and_runs_batches_like_onnxruntime(fake_gpu, 
         got = backend.run({'input': sample})
         for name in expected:
             np.testing.assert_array_equal(got[name], expected[name])
-    allocated = len(cudart.device_memory)
+    allocated = len(cudart._device_memory)
     backend.run({'input': _reference(pose_model, 3)[0]})
-    assert len(cudart.device_memory) == allocated == 3  # buffers made once, reused
+    assert len(cudart._device_memory) == allocated == 3  # buffers made once, reused
     backend.close()
     backend.close()
-    assert not cudart.device_memory and not cudart.pinned_memory and not cudart.streams
+    assert not cudart._device_memory and not cudart._pinned_memory and not cudart._streams
 
     again = TensorRTBackend(pose_model, _options(tmp_path))
-    assert not again.built and len(trt.builds) == 1 and again.guard is None
+    assert not again.built and len(trt._fake.builds) == 1 and again.guard is None
     again.close()
 
 
@@ -162,7 +165,7 @@ def test_stale_cached_engine_is_rebuilt_once(fake_gpu, pose_model, tmp_path, cap
     engine.write_bytes(b'garbage from another machine')
     with caplog.at_level(logging.WARNING):
         backend = TensorRTBackend(pose_model, _options(tmp_path))
-    assert backend.built and len(trt.builds) == 2
+    assert backend.built and len(trt._fake.builds) == 2
     assert 'stale or foreign' in caplog.text and 'magic tag' in caplog.text
     backend.close()
 
@@ -172,7 +175,7 @@ def test_engine_that_never_loads_fails_loudly(monkeypatch, pose_model, tmp_path)
     install_fakes(monkeypatch, trt, FakeCudart())
     with pytest.raises(ModelLoadError, match='cannot be loaded either'):
         TensorRTBackend(pose_model, _options(tmp_path))
-    assert len(trt.builds) == 1
+    assert len(trt._fake.builds) == 1
 
 
 def test_engine_file_is_loaded_directly_with_a_warning(fake_gpu, pose_model, tmp_path, caplog):
@@ -192,16 +195,6 @@ def test_engine_file_is_loaded_directly_with_a_warning(fake_gpu, pose_model, tmp
         TensorRTBackend(direct, _options(tmp_path))
 
 
-def test_binding_api_is_used_where_the_name_api_is_missing(monkeypatch, pose_model, tmp_path):
-    trt = FakeTensorRT('8.4.3')
-    install_fakes(monkeypatch, trt, FakeCudart())
-    backend = TensorRTBackend(pose_model, _options(tmp_path))
-    assert type(backend._io).__name__ == '_BindingIo'
-    sample, expected = _reference(pose_model, 3)
-    np.testing.assert_array_equal(backend.run({'input': sample})['simcc_y'], expected['simcc_y'])
-    backend.close()
-
-
 def test_fp16_everywhere_engine_trips_the_accuracy_guard(fake_gpu, pose_model, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         backend = TensorRTBackend(pose_model, _options(tmp_path, precision='fp16',
@@ -219,7 +212,7 @@ def test_fp16_everywhere_engine_trips_the_accuracy_guard(fake_gpu, pose_model, t
 def test_fp16_with_fp32_head_passes_the_guard(fake_gpu, pose_model, tmp_path):
     trt, _ = fake_gpu
     backend = TensorRTBackend(pose_model, _options(tmp_path, precision='fp16'))
-    assert backend.guard.passed and trt.builds[0]['pinned']
+    assert backend.guard.passed and trt._fake.builds[0]['pinned']
     assert '.fp16-mixed.' in backend.engine_path.name
     backend.close()
 
@@ -234,7 +227,7 @@ def test_build_engine_api_copies_reuses_and_forces(fake_gpu, pose_model, tmp_pat
     assert first.guard.passed and any('building TensorRT engine' in line for line in lines)
     assert not build_engine(pose_model, _options(tmp_path)).built
     assert build_engine(pose_model, _options(tmp_path), force=True).built
-    assert len(trt.builds) == 2
+    assert len(trt._fake.builds) == 2
 
 
 def test_build_engine_without_tensorrt_raises_the_hint(no_tensorrt, pose_model):
@@ -249,9 +242,125 @@ def test_build_engine_refuses_engines(fake_gpu, tmp_path):
         build_engine(engine)
 
 
-def test_install_hint_covers_x86_and_jetson():
-    assert 'pip install tensorrt cuda-python' in INSTALL_HINT
-    assert 'python3-libnvinfer' in INSTALL_HINT and 'cuda-python>=12,<13' in INSTALL_HINT
+def test_install_hint_covers_x86_and_jetson_per_cuda_major():
+    assert 'pip install tensorrt-cu13 "cuda-python>=13,<14"' in INSTALL_HINT
+    assert 'pip install tensorrt-cu12 "cuda-python>=12.6,<13"' in INSTALL_HINT
+    assert 'python3-libnvinfer' in INSTALL_HINT and 'JetPack 6' in INSTALL_HINT
+
+
+# --------------------------------------------------------------------------- generations, failures
+
+@pytest.mark.parametrize('version, path', [('8.6.1', 'explicit-batch-weak'), ('10.3.0', 'weak'),
+                                           ('10.13.3', 'strongly-typed'),
+                                           ('11.4.0', 'strongly-typed')])
+def test_fp16_engine_on_every_generation_is_built_keyed_and_guarded(monkeypatch, pose_model,
+                                                                    tmp_path, version, path):
+    trt, cudart = FakeTensorRT(version), FakeCudart()
+    install_fakes(monkeypatch, trt, cudart)
+    name, reason = resolve_backend('auto', _options(tmp_path, precision='fp16'))
+    assert name == 'tensorrt' and f'{path} build path' in reason
+    backend = create_backend(pose_model, 'auto', _options(tmp_path, precision='fp16'))
+    assert backend.built and backend.guard is not None and backend.guard.passed
+    sidecar = json.loads(backend.engine_path.with_suffix('.json').read_text())
+    assert sidecar['key']['build_path'] == path and sidecar['build_path'] == path
+    assert sidecar['guard']['passed'] and sidecar['fp32_layers']
+    sample, expected = _reference(pose_model, 3)
+    got = backend.run({'input': sample})
+    assert got['simcc_x'].dtype == np.float32
+    if path != 'strongly-typed':  # FP32 pins on an FP32 fake: bit-identical
+        np.testing.assert_array_equal(got['simcc_x'], expected['simcc_x'])
+    backend.close()
+
+
+def test_tensorrt_11_fp16_engine_runs_the_fp16_onnx_for_real(monkeypatch, pose_model, tmp_path):
+    install_fakes(monkeypatch, FakeTensorRT('11.4.0'), FakeCudart())
+    backend = TensorRTBackend(pose_model, _options(tmp_path, precision='fp16'))
+    sample, expected = _reference(pose_model, 4)
+    got = backend.run({'input': sample})
+    assert not np.array_equal(got['simcc_x'], expected['simcc_x'])  # really FP16 inside
+    ref, _ = decode_argmax_keypoints(expected, (192, 256))
+    out, _ = decode_argmax_keypoints(got, (192, 256))
+    assert np.abs(out - ref).max() <= 1.0
+    backend.close()
+
+
+def test_auto_skips_tensorrt_11_fp16_without_the_converter_and_says_why(monkeypatch, pose_model,
+                                                                        tmp_path, caplog):
+    install_fakes(monkeypatch, FakeTensorRT('11.4.0'), FakeCudart())
+    monkeypatch.setitem(__import__('sys').modules, 'onnxconverter_common', None)
+    with caplog.at_level(logging.INFO, logger='humanpose.backends.base'):
+        backend = create_backend(pose_model, 'auto', _options(tmp_path, precision='fp16'))
+    assert backend.name == 'onnxruntime-cpu'
+    lines = [r.getMessage() for r in caplog.records if r.name == 'humanpose.backends.base']
+    assert len(lines) == 1 and 'cannot build fp16' in lines[0]
+    assert 'onnxconverter-common' in lines[0]
+    with pytest.raises(BackendUnavailableError, match='onnxconverter-common'):
+        create_backend(pose_model, 'tensorrt', _options(tmp_path, precision='fp16'))
+
+
+def test_tensorrt_that_cannot_start_cuda_falls_back_in_one_line(monkeypatch, pose_model,
+                                                                tmp_path, caplog):
+    install_fakes(monkeypatch, FakeTensorRT('10.3.0', cuda_starts=False), FakeCudart())
+    with caplog.at_level(logging.INFO, logger='humanpose.backends.base'):
+        backend = create_backend(pose_model, 'auto', _options(tmp_path))
+    assert backend.name == 'onnxruntime-cpu'
+    (line,) = [r.getMessage() for r in caplog.records if r.name == 'humanpose.backends.base']
+    assert NULLPTR in line and 'could not start CUDA' in line
+    with pytest.raises(BackendUnavailableError, match='could not start CUDA'):
+        TensorRTBackend(pose_model, _options(tmp_path))
+
+
+def test_a_cuda_failure_while_loading_falls_back_with_one_warning(monkeypatch, pose_model,
+                                                                  tmp_path, caplog):
+    install_fakes(monkeypatch, FakeTensorRT(), FakeCudart(fail_malloc=True))
+    with caplog.at_level(logging.INFO, logger='humanpose.backends.base'):
+        backend = create_backend(pose_model, 'auto', _options(tmp_path))
+    assert backend.name == 'onnxruntime-cpu'
+    records = [r for r in caplog.records if r.name == 'humanpose.backends.base']
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    assert 'tensorrt failed to start' in records[0].getMessage()
+    assert 'cudaErrorMemoryAllocation' in records[0].getMessage()
+
+
+def test_cuda_python_newer_than_the_driver_is_named_with_the_pin(monkeypatch):
+    install_fakes(monkeypatch, FakeTensorRT(),
+                  FakeCudart(error_on_count='cudaErrorInsufficientDriver'))
+    ok, why = probe(BackendOptions())
+    assert not ok and 'cudaErrorInsufficientDriver' in why and 'cuda-python>=12.6,<13' in why
+
+
+def test_bf16_engine_output_is_a_clear_error(fake_gpu, pose_model, tmp_path):
+    trt, _ = fake_gpu
+    trt._fake.io_dtypes = {'simcc_x': 'BF16'}
+    with pytest.raises(ModelLoadError, match=r"'simcc_x' is BF16 \(bfloat16\)"):
+        TensorRTBackend(pose_model, _options(tmp_path))
+
+
+def test_close_frees_engine_context_and_buffers(fake_gpu, pose_model, tmp_path):
+    trt, cudart = fake_gpu
+    backend = TensorRTBackend(pose_model, _options(tmp_path, extra={'check_engine': False}))
+    engine = trt._fake.engines[-1]
+    context = weakref.ref(backend._context)
+    assert engine() is not None
+    backend.close()
+    gc.collect()
+    assert engine() is None and context() is None
+    assert not cudart._device_memory and not cudart._pinned_memory and not cudart._streams
+
+
+def test_copies_are_asynchronous_until_the_stream_is_synchronised(fake_gpu, pose_model, tmp_path):
+    trt, cudart = fake_gpu
+    backend = TensorRTBackend(pose_model, _options(tmp_path, extra={'check_engine': False}))
+    before = len(trt._fake.executions)
+    sync = cudart.cudaStreamSynchronize
+    cudart.cudaStreamSynchronize = lambda stream: (cudart.cudaError_t.cudaSuccess,)
+    sample, expected = _reference(pose_model, 2)
+    stale = backend.run({'input': sample})  # nothing ran: the queue was never drained
+    assert len(trt._fake.executions) == before
+    assert not np.array_equal(stale['simcc_x'], expected['simcc_x'])
+    cudart.cudaStreamSynchronize = sync
+    np.testing.assert_array_equal(backend.run({'input': sample})['simcc_x'], expected['simcc_x'])
+    backend.close()
 
 
 # --------------------------------------------------------------------------- real TensorRT

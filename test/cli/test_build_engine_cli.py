@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from humanpose.backends.tensorrt import EngineBuildResult
-from humanpose.backends.trt_engine import GuardReport
+from humanpose.backends.trt_guard import GuardReport
 from humanpose.cli import build_parser, main
 from humanpose.cli import build_engine as command
 

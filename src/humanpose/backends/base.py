@@ -167,13 +167,42 @@ def create_backend(model_path: Union[str, Path], backend: str = 'auto',
                    options: Optional[BackendOptions] = None) -> InferenceBackend:
     """Load ``model_path`` on the requested backend (``auto`` picks and logs the choice).
 
+    With ``auto``, a backend that passed its probe but cannot start (TensorRT cannot create
+    its runtime, ONNX Runtime's CUDA provider does not load, ...) is skipped for the next
+    one in :data:`AUTO_ORDER`; the one log line then says which was used and why the others
+    were not.
+
     :raises BackendUnavailableError: the backend cannot run here.
     :raises ModelLoadError: the model file is missing or cannot be loaded.
     """
     options = options or BackendOptions()
-    name, reason = resolve_backend(backend, options)
-    LOG.info('inference backend for %s: %s', Path(model_path).name, reason)
-    return _REGISTRY[name].factory(Path(model_path), options)
+    if _ALIASES.get(backend, backend) != 'auto':
+        name, reason = resolve_backend(backend, options)
+        LOG.info('inference backend for %s: %s', Path(model_path).name, reason)
+        return _REGISTRY[name].factory(Path(model_path), options)
+    _load_builtin_backends()
+    skipped: list[str] = []
+    started_and_failed = False
+    for candidate in AUTO_ORDER:
+        entry = _REGISTRY.get(candidate)
+        if entry is None:
+            continue
+        ok, why = entry.probe(options)
+        if not ok:
+            skipped.append(f'{candidate} unavailable: {why}')
+            continue
+        try:
+            made = entry.factory(Path(model_path), options)
+        except BackendUnavailableError as err:
+            skipped.append(f'{candidate} failed to start: {err}')
+            started_and_failed = True
+            continue
+        reason = f'auto: {candidate}: {why}' + (f' ({"; ".join(skipped)})' if skipped else '')
+        # One line either way; a warning when a backend that should have run did not.
+        LOG.log(logging.WARNING if started_and_failed else logging.INFO,
+                'inference backend for %s: %s', Path(model_path).name, reason)
+        return made
+    raise BackendUnavailableError('no inference backend can run here: ' + '; '.join(skipped))
 
 
 def run_batched(backend: InferenceBackend, input_name: str, batch: NDArray[np.float32]

@@ -14,8 +14,18 @@ from humanpose.errors import BackendUnavailableError, ModelLoadError
 
 LOG = logging.getLogger(__name__)
 
-INSTALL_HINT = ('Install ONNX Runtime: pip install onnxruntime (CPU) or '
-                'pip install onnxruntime-gpu (CUDA).')
+INSTALL_HINT = ('Install ONNX Runtime: pip install onnxruntime (CPU) or, instead of it, '
+                'pip install onnxruntime-gpu (CUDA); never both (pip uninstall onnxruntime '
+                'onnxruntime-gpu, then install one).')
+
+#: The wheels that all install the ``onnxruntime`` module; two of them overwrite each other.
+ORT_DISTRIBUTIONS: tuple[str, ...] = ('onnxruntime', 'onnxruntime-gpu')
+
+CUDA_PROVIDER_HINT = (
+    'onnxruntime-gpu needs the CUDA and cuDNN libraries of its build on the library path '
+    '(x86-64: pip install "onnxruntime-gpu[cuda,cudnn]", or the CUDA toolkit and cuDNN of the '
+    'README table; Jetson: the onnxruntime-gpu wheel built for your JetPack), and an NVIDIA '
+    'driver that sees a GPU (nvidia-smi)')
 
 _ONNX_DTYPES = {'tensor(float)': np.float32, 'tensor(float16)': np.float16,
                 'tensor(int64)': np.int64, 'tensor(int32)': np.int32,
@@ -39,11 +49,30 @@ def _probe_cpu(options: BackendOptions) -> tuple[bool, str]:
     return True, f'onnxruntime {ort.__version__} on the CPU'
 
 
+def installed_ort_distributions() -> list[str]:
+    """Return which of :data:`ORT_DISTRIBUTIONS` pip has installed here."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ORT_DISTRIBUTIONS:
+        try:
+            version(name)
+        except PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
 def _probe_cuda(options: BackendOptions) -> tuple[bool, str]:
     try:
         ort = _import_ort()
     except BackendUnavailableError as err:
         return False, str(err)
+    both = installed_ort_distributions()
+    if len(both) > 1:
+        return False, (f'{" and ".join(both)} are both installed and overwrite each other\'s '
+                       'files: pip uninstall onnxruntime onnxruntime-gpu, then pip install '
+                       'onnxruntime-gpu')
     if 'CUDAExecutionProvider' not in ort.get_available_providers():
         return False, ('this onnxruntime build has no CUDAExecutionProvider '
                        '(pip install onnxruntime-gpu)')
@@ -87,6 +116,8 @@ class OnnxRuntimeBackend:
             raise ModelLoadError(
                 f'onnxruntime cannot load {self.model_path}: {err}. The file is not a valid '
                 'ONNX model (truncated download? re-download it, or re-export it).') from err
+        if device == 'cuda':
+            self._require_cuda_provider()
         self.name = f'onnxruntime-{device}'
         self.inputs = _specs(self._session.get_inputs())
         self.outputs = _specs(self._session.get_outputs())
@@ -96,6 +127,19 @@ class OnnxRuntimeBackend:
         self.max_batch = static if static not in (None, 1) else max(1, options.max_batch) * 64
         self._static_batch = static
         self._warned = False
+
+    def _require_cuda_provider(self) -> None:
+        """Refuse a CUDA session that ONNX Runtime quietly put on the CPU.
+
+        :raises BackendUnavailableError: the session has no ``CUDAExecutionProvider``.
+        """
+        providers = list(self._session.get_providers())
+        if 'CUDAExecutionProvider' not in providers:
+            self._session = None
+            raise BackendUnavailableError(
+                f'onnxruntime-gpu could not start its CUDA provider for {self.model_path.name} '
+                f'(the session has only {", ".join(providers) or "no providers"}): '
+                f'{CUDA_PROVIDER_HINT}. Use backend onnxruntime-cpu meanwhile.')
 
     def run(self, feeds: Mapping[str, NDArray[np.float32]]) -> dict[str, NDArray[np.generic]]:
         n = len(next(iter(feeds.values())))

@@ -26,13 +26,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humanpose.backends.base import BackendOptions, TensorSpec, register_backend
-from humanpose.backends.trt_engine import (
-    BuildProgress, EngineCache, GpuInfo, GuardReport, INSTALL_HINT, LoadedEngine, OnnxInfo,
-    build_serialized_engine, compare_pose_outputs, compute_profiles, cuda_call,
-    cuda_device_count, deserialize_engine, find_cudart, find_tensorrt, gpu_info,
-    guard_sample_batch, import_cudart, import_tensorrt, load_or_build, make_engine_key,
-    make_logger, make_sidecar, native_handle, read_onnx_info, read_sidecar, sha256_file,
-    sidecar_path, warn_if_off, write_atomic)
+from humanpose.backends.cuda import (GpuInfo, cuda_call, cuda_device_count, find_cudart,
+                                     gpu_info, import_cudart, native_handle)
+from humanpose.backends.trt_api import (INSTALL_HINT, deserialize_engine, find_tensorrt,
+                                        import_tensorrt, make_logger, numpy_dtype,
+                                        start_tensorrt)
+from humanpose.backends.trt_build import (OnnxInfo, build_serialized_engine, precision_problem,
+                                          read_onnx_info, select_build_path)
+from humanpose.backends.trt_cache import (EngineCache, LoadedEngine, compute_profiles,
+                                          load_or_build, make_engine_key, make_sidecar,
+                                          read_sidecar, sha256_file, sidecar_path, write_atomic)
+from humanpose.backends.trt_guard import (DEFAULT_THRESHOLD_PX, GuardReport,
+                                          compare_pose_outputs, guard_sample_batch, warn_if_off)
+from humanpose.backends.trt_progress import BuildProgress
 from humanpose.errors import BackendUnavailableError, HumanPoseError, InvalidInputError, \
     ModelLoadError
 
@@ -66,7 +72,8 @@ def engine_source(model_path: Path) -> str:
 def probe(options: BackendOptions) -> tuple[bool, str]:
     """Say whether TensorRT can run here without loading a model.
 
-    Imports ``tensorrt`` and cuda-python and asks CUDA for its devices.
+    Imports ``tensorrt`` and cuda-python, asks CUDA for its devices, checks that this
+    TensorRT generation can build ``options.precision`` and that ``trt.Runtime`` starts.
 
     :return: (available, reason).
     """
@@ -85,8 +92,16 @@ def probe(options: BackendOptions) -> tuple[bool, str]:
         gpu = gpu_info(cudart, options.device_id)
     except HumanPoseError as err:
         return False, str(err)
+    problem = precision_problem(trt, options.precision)
+    if problem:
+        return False, (f'TensorRT {trt.__version__} cannot build {options.precision} engines '
+                       f'here: {problem}')
+    try:  # where TensorRT cannot start CUDA this raises, so auto moves on
+        start_tensorrt(trt, 'Runtime', make_logger(trt))
+    except BackendUnavailableError as err:
+        return False, str(err)
     return True, (f'TensorRT {trt.__version__} on {gpu.name} (compute capability '
-                  f'{gpu.cc_text})')
+                  f'{gpu.cc_text}), {select_build_path(trt).name} build path')
 
 
 # --------------------------------------------------------------------------- I/O adapters
@@ -107,7 +122,7 @@ class _IoTensor:
 
 
 class _TensorNameIo:
-    """TensorRT >= 8.5: I/O by tensor name, ``execute_async_v3`` (8.5, 8.6, 10.x, 11.x)."""
+    """I/O by tensor name, ``execute_async_v3`` (TensorRT 8.5+: 8.6, 10.x, 11.x)."""
 
     def __init__(self, trt: Any, engine: Any) -> None:
         self._trt = trt
@@ -124,7 +139,7 @@ class _TensorNameIo:
             if is_input and min(shape, default=0) < 0:
                 max_shape = tuple(int(d) for d in engine.get_tensor_profile_shape(name, 0)[2])
             out.append(_IoTensor(name, index, is_input,
-                                 np.dtype(trt.nptype(engine.get_tensor_dtype(name))), shape,
+                                 numpy_dtype(trt, engine.get_tensor_dtype(name), name), shape,
                                  max_shape))
         return out
 
@@ -142,45 +157,9 @@ class _TensorNameIo:
         return bool(context.execute_async_v3(stream_handle))
 
 
-class _BindingIo:
-    """TensorRT < 8.5: I/O by binding index, ``execute_async_v2``."""
-
-    def __init__(self, trt: Any, engine: Any) -> None:
-        self._trt = trt
-        self._engine = engine
-        self._bindings = [0] * engine.num_bindings
-
-    def tensors(self) -> list[_IoTensor]:
-        trt, engine = self._trt, self._engine
-        out = []
-        for index in range(engine.num_bindings):
-            is_input = bool(engine.binding_is_input(index))
-            shape = tuple(int(d) for d in engine.get_binding_shape(index))
-            max_shape = shape
-            if is_input and min(shape, default=0) < 0:
-                max_shape = tuple(int(d) for d in engine.get_profile_shape(0, index)[2])
-            out.append(_IoTensor(engine.get_binding_name(index), index, is_input,
-                                 np.dtype(trt.nptype(engine.get_binding_dtype(index))), shape,
-                                 max_shape))
-        return out
-
-    def set_input_shape(self, context: Any, tensor: _IoTensor, shape: tuple[int, ...]) -> bool:
-        return bool(context.set_binding_shape(tensor.index, [int(d) for d in shape]))
-
-    def output_shape(self, context: Any, tensor: _IoTensor) -> tuple[int, ...]:
-        return tuple(int(d) for d in context.get_binding_shape(tensor.index))
-
-    def bind(self, context: Any, tensor: _IoTensor, address: int) -> None:
-        self._bindings[tensor.index] = address
-
-    def execute(self, context: Any, stream_handle: int) -> bool:
-        return bool(context.execute_async_v2(self._bindings, stream_handle))
-
-
 #: First adapter whose test accepts the engine wins: the name API wherever it exists.
 IO_ADAPTERS: tuple[tuple[Callable[[Any], bool], type], ...] = (
     (lambda engine: hasattr(engine, 'num_io_tensors'), _TensorNameIo),
-    (lambda engine: hasattr(engine, 'num_bindings'), _BindingIo),
 )
 
 
@@ -189,8 +168,8 @@ def select_io_adapter(trt: Any, engine: Any) -> Any:
     for accepts, adapter in IO_ADAPTERS:
         if accepts(engine):
             return adapter(trt, engine)
-    raise BackendUnavailableError(f'TensorRT {getattr(trt, "__version__", "?")} has neither the '
-                                  f'tensor-name nor the binding I/O API. {INSTALL_HINT}')
+    raise BackendUnavailableError(f'TensorRT {getattr(trt, "__version__", "?")} has no '
+                                  f'tensor-name I/O API (8.5+). {INSTALL_HINT}')
 
 
 def _host_view(address: int, nbytes: int, dtype: np.dtype) -> NDArray[Any]:
@@ -238,6 +217,7 @@ class TensorRTBackend:
         self._engine: Any = None
         self._runtime: Any = None
         self._cache: Optional[EngineCache] = None
+        self._io: Any = None
         source = engine_source(self.model_path)
         self._trt = import_tensorrt()
         self._cudart = import_cudart()
@@ -248,7 +228,7 @@ class TensorRTBackend:
                       f'cudaSetDevice({options.device_id})')
             self.gpu: GpuInfo = gpu_info(self._cudart, options.device_id)
             self._logger = make_logger(self._trt)
-            self._runtime = self._trt.Runtime(self._logger)
+            self._runtime = start_tensorrt(self._trt, 'Runtime', self._logger)
             onnx_info: Optional[OnnxInfo] = None
             if source == 'onnx':
                 onnx_info = read_onnx_info(self.model_path)
@@ -265,9 +245,10 @@ class TensorRTBackend:
             self._allocate()
             if (self.built and onnx_info is not None
                     and bool(options.extra.get('check_engine', True))):
-                threshold = options.extra.get('guard_threshold_px', 1.0)
+                threshold = options.extra.get('guard_threshold_px', DEFAULT_THRESHOLD_PX)
                 self.guard = self._check_against_onnxruntime(
-                    onnx_info, float(threshold) if isinstance(threshold, (int, float)) else 1.0)
+                    onnx_info, float(threshold) if isinstance(threshold, (int, float))
+                    else DEFAULT_THRESHOLD_PX)
         except BaseException:
             self.close()
             raise
@@ -282,7 +263,8 @@ class TensorRTBackend:
         options, trt = self._options, self._trt
         profiles = compute_profiles(info.inputs, options.max_batch, options.opt_batch)
         key = make_engine_key(sha256_file(self.model_path), trt.__version__, self.gpu,
-                              options.precision, options.keep_fp32, profiles)
+                              options.precision, options.keep_fp32, profiles,
+                              select_build_path(trt).name)
         cache = EngineCache(options.cache_dir)
         self._cache = cache
 
@@ -293,7 +275,8 @@ class TensorRTBackend:
                 BuildProgress(self.model_path.name, progress))
             cache.store(path, built.data, make_sidecar(
                 key, self.model_path, build_s=round(built.build_s, 1),
-                workspace_mb=options.workspace_mb, fp32_layers=dict(built.fp32_layers)))
+                workspace_mb=options.workspace_mb, fp32_layers=dict(built.fp32_layers),
+                build_path=built.build_path))
             LOG.info('TensorRT engine for %s written to %s', self.model_path.name, path)
 
         return load_or_build(key, cache, self.model_path.stem, build, self._deserialize,
@@ -474,6 +457,7 @@ class TensorRTBackend:
                         LOG.debug('%s failed: %s', free, err)
             tensor.device = tensor.host_ptr = 0
         self._tensors = []
+        self._io = None  # the adapter holds the engine too
         if self._stream is not None and cudart is not None:
             try:
                 cudart.cudaStreamDestroy(self._stream)
