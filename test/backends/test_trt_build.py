@@ -116,3 +116,16 @@ def test_builder_that_cannot_start_cuda_is_backend_unavailable(monkeypatch, tmp_
 def test_failed_build_reports_tensorrt_errors(monkeypatch, tmp_path, small_model):
     with pytest.raises(ModelLoadError, match='out of workspace'):
         _build(monkeypatch, tmp_path, small_model, precision='fp32', fail_builds=True)
+
+
+def test_fake_objects_carry_no_public_state_the_conformance_check_cannot_see(
+        monkeypatch, tmp_path, small_model):
+    """Instance attributes are invisible to the class-level check against the real bindings,
+    so every public one must be declared in ``_instance_api`` (which that check covers)."""
+    trt, _ = _build(monkeypatch, tmp_path, small_model)
+    network = trt._fake.networks[0]
+    objects = [network, *network._layers, *network._inputs, *network._outputs,
+               trt._fake.configs[0], trt._fake.configs[0]._profiles[0]]
+    for obj in objects:
+        public = {name for name in vars(obj) if not name.startswith('_')}
+        assert public <= set(getattr(type(obj), '_instance_api', ())), type(obj).__name__

@@ -152,6 +152,7 @@ def _generation(version):
 
 class ITensor:
     _real_name = 'ITensor'
+    _instance_api = ('name', 'dtype', 'shape')
 
     def __init__(self, name, dtype, shape=()):
         self.name, self.dtype, self.shape = name, dtype, tuple(shape)
@@ -161,6 +162,7 @@ class ILayer:
     """Layer of a parsed network; ``precision`` / ``set_output_type`` exist before 11 only."""
 
     _real_name = 'ILayer'
+    _instance_api = ('name', 'type')
 
     def __init__(self, name, layer_type, inputs, outputs, op=None):
         self.name, self.type, self._op = name, layer_type, op
