@@ -255,6 +255,9 @@ def test_install_hint_covers_x86_and_jetson_per_cuda_major():
                                            ('11.4.0', 'strongly-typed')])
 def test_fp16_engine_on_every_generation_is_built_keyed_and_guarded(monkeypatch, pose_model,
                                                                     tmp_path, version, path):
+    if path == 'strongly-typed':
+        pytest.importorskip('onnxconverter_common', reason='onnxconverter-common is not '
+                            'installed (pip install onnxconverter-common)')
     trt, cudart = FakeTensorRT(version), FakeCudart()
     install_fakes(monkeypatch, trt, cudart)
     name, reason = resolve_backend('auto', _options(tmp_path, precision='fp16'))
@@ -272,7 +275,8 @@ def test_fp16_engine_on_every_generation_is_built_keyed_and_guarded(monkeypatch,
     backend.close()
 
 
-def test_tensorrt_11_fp16_engine_runs_the_fp16_onnx_for_real(monkeypatch, pose_model, tmp_path):
+def test_tensorrt_11_fp16_engine_runs_the_fp16_onnx_for_real(monkeypatch, pose_model, tmp_path,
+                                                             fp16_converter):
     install_fakes(monkeypatch, FakeTensorRT('11.4.0'), FakeCudart())
     backend = TensorRTBackend(pose_model, _options(tmp_path, precision='fp16'))
     sample, expected = _reference(pose_model, 4)

@@ -31,7 +31,13 @@ def test_each_generation_gets_its_features_and_build_path(version, monitor, expl
             features.layer_precision, features.strongly_typed) == (
         monitor, explicit, fp16, layer_precision, strong)
     assert select_build_path(trt).name == path
-    assert precision_problem(trt, 'fp16') == '' and precision_problem(trt, 'fp32') == ''
+    assert precision_problem(trt, 'fp32') == ''
+    if path != 'strongly-typed':  # FP16 by builder flag needs nothing else
+        assert precision_problem(trt, 'fp16') == ''
+
+
+def test_fp16_on_a_strongly_typed_tensorrt_works_with_the_converter(fp16_converter):
+    assert precision_problem(FakeTensorRT('11.4.0'), 'fp16') == ''
 
 
 def test_fp16_on_a_strongly_typed_tensorrt_needs_the_converter(monkeypatch):

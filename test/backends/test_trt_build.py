@@ -78,7 +78,7 @@ def test_tensorrt_8_builds_explicit_batch_networks_without_a_progress_monitor(
 @pytest.mark.parametrize('version', ['10.13.3', '11.4.0'])
 @pytest.mark.parametrize('keep', [True, False])
 def test_strongly_typed_fp16_builds_from_an_fp16_onnx(monkeypatch, tmp_path, small_model,
-                                                      version, keep):
+                                                      version, keep, fp16_converter):
     trt, built = _build(monkeypatch, tmp_path, small_model, version=version, keep=keep)
     meta = _meta(built.data)
     assert built.build_path == 'strongly-typed' and meta['strongly_typed']

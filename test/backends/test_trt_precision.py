@@ -99,7 +99,8 @@ def _output_types(model):
 
 
 @pytest.mark.parametrize('kind', ['analytic', 'compute'])
-def test_fp16_onnx_runs_and_keeps_keypoints_within_the_guard(kind, pose_model, humanpose_home):
+def test_fp16_onnx_runs_and_keeps_keypoints_within_the_guard(kind, pose_model, humanpose_home,
+                                                             fp16_converter):
     path = pose_model if kind == 'analytic' else compute_pose_model(stage_blocks=(1, 1, 1, 1))
     original = onnx.load(str(path))
     before = original.SerializeToString()
@@ -122,7 +123,7 @@ def test_fp16_onnx_runs_and_keeps_keypoints_within_the_guard(kind, pose_model, h
         assert report.mean_px < 0.1, report.summary()
 
 
-def test_fp16_onnx_keeps_the_simcc_head_in_fp32(humanpose_home):
+def test_fp16_onnx_keeps_the_simcc_head_in_fp32(humanpose_home, fp16_converter):
     model = onnx.load(str(compute_pose_model(stage_blocks=(1, 1, 1, 1))))
     converted, kept = fp16_onnx_model(model, True, ['simcc_x', 'simcc_y'])
     infos = onnx_layer_infos(model)
@@ -137,7 +138,7 @@ def test_fp16_onnx_keeps_the_simcc_head_in_fp32(humanpose_home):
     assert all(weights.get(w) == FLOAT16 for w in body_weights if w in weights)
 
 
-def test_fp16_everywhere_onnx_still_has_fp32_io(humanpose_home):
+def test_fp16_everywhere_onnx_still_has_fp32_io(humanpose_home, fp16_converter):
     model = onnx.load(str(compute_pose_model(stage_blocks=(1, 1, 1, 1))))
     converted, kept = fp16_onnx_model(model, False, ['simcc_x', 'simcc_y'])
     assert kept == {} and _output_types(converted) == {'simcc_x': FLOAT, 'simcc_y': FLOAT}
