@@ -336,8 +336,28 @@ def test_tensorrt_without_cuda_is_backend_unavailable_with_cause_and_fix(environ
         message = run['starts'][factory]
         assert message.startswith('BackendUnavailableError: ')
         assert 'factory function returned nullptr' in message and 'could not start CUDA' in message
-    ok, why = run['probe']
-    assert not ok and re.search(r'cudaError\w+|no CUDA device', why), why
+    ok, why = run['probe']  # no driver: CUDA says so; a driver: the stub TensorRT cannot start
+    assert not ok and re.search(r'no CUDA device \(.*cudaError\w+|could not start CUDA', why), why
+
+
+def test_bindings_without_the_libraries_say_what_to_install(environments, tmp_path):
+    wheel = TRT_WHEELS['10'][0]
+    shim = tmp_path / 'shim'
+    shim.mkdir()
+    (shim / 'tensorrt.py').write_text('from tensorrt_bindings import *  # noqa\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_install('trt10', (wheel,))),
+                                                       str(SRC)]))
+    env.pop('LD_LIBRARY_PATH', None)
+    request = {'sys_path': [str(HERE), str(SRC)], 'import_only': str(shim)}
+    result = subprocess.run([sys.executable, str(CONFORMANCE / 'check_api.py')],
+                            input=json.dumps(request), capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    if report['found']:
+        pytest.skip('TensorRT 10 libraries are installed on this machine; the message for '
+                    'missing ones cannot be shown')
+    assert 'libnvinfer.so.10' in report['why'] and 'pip install tensorrt-cu12' in report['why']
 
 
 # --------------------------------------------------------------------------- cuda-python

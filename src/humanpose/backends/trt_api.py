@@ -48,7 +48,14 @@ def find_tensorrt() -> tuple[Optional[Any], str]:
     try:
         return import_module('tensorrt'), ''
     except (ImportError, OSError) as err:  # OSError: the wheel is there, its libraries not
-        return None, f'the tensorrt Python package cannot be imported ({err})'
+        text = str(err)
+        if 'libnv' in text and ('cannot open shared object' in text or isinstance(err, OSError)):
+            return None, (f'the tensorrt Python bindings are installed but not the TensorRT '
+                          f'libraries they load ({text}): install both of one version '
+                          '(pip install tensorrt-cu12 or tensorrt-cu13 brings both; on Jetson '
+                          'the libraries come with JetPack: sudo apt install '
+                          'python3-libnvinfer), or put their folder on LD_LIBRARY_PATH')
+        return None, f'the tensorrt Python package cannot be imported ({text})'
 
 
 def import_tensorrt() -> Any:
@@ -82,7 +89,6 @@ class TrtFeatures:
     progress_monitor: bool
     explicit_batch_flag: bool
     fp16_flag: bool
-    memory_pool_limit: bool
     precision_constraints: bool
     layer_precision: bool
     layer_precision_deprecated: bool
@@ -100,8 +106,6 @@ FEATURE_PROBES: dict[str, Callable[[Any, tuple[int, ...]], bool]] = {
         trt.NetworkDefinitionCreationFlag, 'EXPLICIT_BATCH'),
     # weakly typed FP16 builds; TensorRT 11 is strongly typed only
     'fp16_flag': lambda trt, v: hasattr(trt.BuilderFlag, 'FP16'),
-    # set_memory_pool_limit(MemoryPoolType.WORKSPACE, bytes): 8.4+
-    'memory_pool_limit': lambda trt, v: hasattr(trt.IBuilderConfig, 'set_memory_pool_limit'),
     # PREFER_PRECISION_CONSTRAINTS: 8.2 .. 10.x (gone in 11)
     'precision_constraints': lambda trt, v: hasattr(trt.BuilderFlag,
                                                     'PREFER_PRECISION_CONSTRAINTS'),

@@ -272,10 +272,22 @@ def run_cuda(cudart: Any) -> dict[str, Any]:
     return report
 
 
+def import_without_libraries(shim: str) -> dict[str, Any]:
+    """Import ``tensorrt`` (a shim over the bindings, like the meta package) with no libnvinfer."""
+    from humanpose.backends.trt_api import find_tensorrt
+
+    sys.path.insert(0, shim)
+    found, why = find_tensorrt()
+    return {'found': found is not None, 'why': why}
+
+
 def main() -> None:
     """Read the request, check, print the report."""
     request = json.load(sys.stdin)
     sys.path[:0] = request['sys_path']
+    if request.get('import_only'):
+        json.dump(import_without_libraries(request['import_only']), sys.stdout)
+        return
     import trt_fakes
 
     report: dict[str, Any] = {}
