@@ -74,6 +74,18 @@ def test_tensorrt_that_cannot_start_cuda_names_cause_and_fix(factory):
     assert isinstance(err.value.__cause__, TypeError)
 
 
+def test_other_start_up_type_errors_are_not_blamed_on_cuda(monkeypatch):
+    trt = FakeTensorRT('10.3.0')
+
+    def refuses(logger):
+        raise TypeError('__init__(): incompatible constructor arguments')
+
+    monkeypatch.setattr(trt, 'Runtime', refuses)
+    with pytest.raises(BackendUnavailableError, match='bindings do not match') as err:
+        start_tensorrt(trt, 'Runtime', make_logger(trt))
+    assert 'could not start CUDA' not in str(err.value)
+
+
 def test_logger_keeps_errors_for_the_exception_and_logs_the_rest(caplog):
     trt = FakeTensorRT('10.3.0')
     logger = make_logger(trt)

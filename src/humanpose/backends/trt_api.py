@@ -210,9 +210,12 @@ def start_tensorrt(trt: Any, factory: str, logger: Any) -> Any:
         made = getattr(trt, factory)(logger)
     except (TypeError, RuntimeError) as err:
         errors = logger.take_errors() if hasattr(logger, 'take_errors') else ''
+        # nullptr: libnvinfer's factory failed, which it does when it cannot start CUDA.
+        hint = (START_FAILURE_HINT if 'nullptr' in str(err) or isinstance(err, RuntimeError)
+                else f'the tensorrt Python bindings do not match this package. {INSTALL_HINT}')
         raise BackendUnavailableError(
             f'TensorRT {getattr(trt, "__version__", "?")}: trt.{factory}() failed ({err}; '
-            f'{errors}). {START_FAILURE_HINT}') from err
+            f'{errors}). {hint}') from err
     if made is None:  # older bindings return None instead of raising
         raise BackendUnavailableError(f'TensorRT {getattr(trt, "__version__", "?")}: '
                                       f'trt.{factory}() returned None. {START_FAILURE_HINT}')
