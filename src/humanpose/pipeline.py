@@ -16,6 +16,7 @@ batch). Without boxes and without a detector, the whole image is one person box.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 import time
 from typing import Any, Iterator, Optional, Union
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 
 from humanpose.backends.base import (BackendOptions, InferenceBackend, create_backend,
                                      run_batched)
+from humanpose.cues import CueConfig, CueEstimator, Cues
 from humanpose.decode import check_head_outputs, decode_pose
 from humanpose.detect import PersonDetector
 from humanpose.errors import InvalidInputError, ModelLoadError
@@ -40,7 +42,7 @@ from humanpose.types import CameraModel, Detections, Poses
 F32 = NDArray[np.float32]
 
 #: Stages timed by :class:`Pipeline` (seconds of the last call in ``timings``).
-STAGES = ('detect', 'crop', 'infer', 'decode', 'track', 'lift3d')
+STAGES = ('detect', 'crop', 'infer', 'decode', 'track', 'lift3d', 'cues')
 
 
 class StageTimer:
@@ -187,6 +189,10 @@ class Pipeline:
         view assumed (results flagged ``intrinsics_assumed``).
     :raises InvalidInputError: ``monocular`` / ``fused`` with a 2D network, or an unknown
         ``pose3d_source``.
+    :param cues: also estimate the HRI cues (head pose, attention, pointing, hands,
+        waving, engagement) of every person: True or a :class:`~humanpose.cues.CueConfig`;
+        each call's cues are in :attr:`last_cues`. The tracker then runs internally so
+        that waving and engagement have track ids.
     """
 
     def __init__(self, pose: Union[str, Path, PoseEstimator],
@@ -200,7 +206,8 @@ class Pipeline:
                  depth_outlier_m: Optional[float] = None, rectified: bool = False,
                  pose3d_source: str = 'auto', body_height_m: float = REFERENCE_HEIGHT_M,
                  fusion_tolerance_m: float = 0.15,
-                 assumed_hfov_deg: float = DEFAULT_HFOV_DEG) -> None:
+                 assumed_hfov_deg: float = DEFAULT_HFOV_DEG,
+                 cues: Union[bool, CueConfig] = False) -> None:
         if detect_every < 1:
             raise InvalidInputError(f'detect_every must be >= 1, got {detect_every}')
         self.pose = (pose if isinstance(pose, PoseEstimator)
@@ -229,6 +236,12 @@ class Pipeline:
         self.scheduler = DetectorScheduler(detect_every)
         self.detector_runs = 0
         self._frame = 0
+        self.cue_estimator: Optional[CueEstimator] = None
+        if cues:
+            self.cue_estimator = CueEstimator(
+                self.pose.skeleton.name, cues if isinstance(cues, CueConfig) else None)
+        #: The cues of the last call (None without ``cues``).
+        self.last_cues: Optional[Cues] = None
 
     @property
     def detect_every(self) -> int:
@@ -245,7 +258,8 @@ class Pipeline:
 
     @property
     def uses_tracker(self) -> bool:
-        return self.tracking or self.smoothing or self.detect_every > 1
+        return (self.tracking or self.smoothing or self.detect_every > 1
+                or self.cue_estimator is not None)
 
     def set_thresholds(self, score_threshold: Optional[float] = None,
                        iou_threshold: Optional[float] = None,
@@ -338,10 +352,23 @@ class Pipeline:
         if self.smoothing:
             with self.timer.stage('track'):
                 poses = self.smoother.update(poses, stamp_ns)
+        if self.cue_estimator is not None:
+            with self.timer.stage('cues'):
+                self.last_cues = self._cues(poses, stamp_ns, camera, image.shape)
         if not self.tracking:
             poses = poses.with_ids(())
         self._frame += 1
         return poses
+
+    def _cues(self, poses: Poses, stamp_ns: int, camera: Optional[CameraModel],
+              image_shape: tuple[int, ...]) -> Cues:
+        """Return the cues of one frame's poses (track ids internal without tracking)."""
+        assert self.cue_estimator is not None
+        self.cue_estimator.forget(self.tracker.deleted_this_frame)
+        cues = self.cue_estimator(poses, stamp_ns, camera=camera,
+                                  image_size=(image_shape[1], image_shape[0]),
+                                  rectified=self.rectified)
+        return cues if self.tracking else replace(cues, ids=())
 
     def close(self) -> None:
         self.pose.close()

@@ -22,6 +22,10 @@ Outputs in --out:
                frame index / fps for videos); for bag sources the input messages are
                copied too, so `ros2 bag play out/poses` replays on its own in RViz.
   poses.mp4    the annotated video (with --video).
+  cues.json    with --cues: one entry per person and frame {image_id, stamp_ns,
+               intrinsics_assumed, id, head_yaw_rad, ..., pointing_target} (the fields of
+               pose_bringup/msg/HumanCues; hand states and sides as words, null = unknown);
+               the bag then also has /humans/cues (HumanCuesArray) and cue markers.
 
 3D (in the bag's HumanPoseArray and markers; --pose3d): with a 3D pose network (RTMW3D,
 head type simcc3d) every frame gets monocular 3D, placed with the bag's camera_info
@@ -52,6 +56,7 @@ _log = logging.getLogger(__name__)
 JSON_NAME = 'poses.json'
 BAG_NAME = 'poses'
 VIDEO_NAME = 'poses.mp4'
+CUES_NAME = 'cues.json'
 
 
 def add_parser(subparsers: Any) -> None:
@@ -87,6 +92,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument('--track', action='store_true', help='give people track ids')
     parser.add_argument('--smooth', action='store_true',
                         help='One-Euro smoothing of keypoints (implies --track)')
+    parser.add_argument('--cues', action='store_true',
+                        help='also estimate HRI cues (head pose, attention, pointing, hands, '
+                             'waving, engagement): cues.json and /humans/cues in the bag')
     parser.add_argument('--image-topic', help='bags: colour image topic (Image or '
                                               'CompressedImage; default: the only one)')
     parser.add_argument('--depth-topic', help='bags: aligned depth topic -> 3D keypoints')
@@ -149,9 +157,12 @@ def _frame_inputs(args: argparse.Namespace) -> Callable[[SourceFrame], dict[str,
     """
     lift = args.depth_topic is not None
     warned: set[str] = set()
+    cues = bool(getattr(args, 'cues', False))
 
     def extras(frame: SourceFrame) -> dict[str, Any]:
         values: dict[str, Any] = {'stamp_ns': frame.stamp_ns}
+        if cues and frame.camera is not None:
+            values['camera'] = frame.camera   # the head poses' intrinsics
         if not lift:
             if frame.camera is not None:  # monocular 3D uses the intrinsics
                 values['camera'] = frame.camera
@@ -180,7 +191,7 @@ def _bag_like(path: Path) -> bool:
 def _prepare_outputs(out: Path, overwrite: bool) -> None:
     """Create ``out``; refuse (or with ``overwrite`` remove) outputs of an earlier run."""
     json_path, bag_path, video_path = out / JSON_NAME, out / BAG_NAME, out / VIDEO_NAME
-    existing = [p for p in (json_path, bag_path, video_path) if p.exists()]
+    existing = [p for p in (json_path, bag_path, video_path, out / CUES_NAME) if p.exists()]
     if existing and not overwrite:
         raise InvalidInputError(
             f'{", ".join(str(p) for p in existing)} exist(s) from an earlier run; pass '
@@ -201,6 +212,7 @@ class _Outputs:
 
     def __init__(self) -> None:
         self.coco: Any = None
+        self.cues: Any = None
         self.bag: Any = None
         self.video: Any = None
         self.video_path: Optional[Path] = None
@@ -212,20 +224,29 @@ class _Outputs:
         if self.bag is not None:
             self.bag.copy(connection, log_time_ns, raw)
 
-    def open(self, out: Path, skeleton: str, video: bool, fps: float) -> None:
+    def open(self, out: Path, skeleton: str, video: bool, fps: float,
+             cues: bool = False) -> None:
         from humanpose.io.bags import PoseBagWriter
         from humanpose.io.coco import CocoResultsWriter
 
         self.coco = CocoResultsWriter(out / JSON_NAME)
-        self.bag = PoseBagWriter(out / BAG_NAME, skeleton)
+        if cues:  # the same JSON-list streamer, one entry per person and frame
+            self.cues = CocoResultsWriter(out / CUES_NAME)
+        self.bag = PoseBagWriter(out / BAG_NAME, skeleton, cues=cues)
         self.video_path = out / VIDEO_NAME if video else None
         self.video_fps = fps
 
-    def write(self, frame: SourceFrame, poses: Poses, image_id: Any, frame_id: str) -> None:
+    def write(self, frame: SourceFrame, poses: Poses, image_id: Any, frame_id: str,
+              cues: Any = None) -> None:
         from humanpose.io.coco import poses_to_coco
 
         self.coco.write(poses_to_coco(poses, image_id))
         self.bag.write_poses(poses, frame.stamp_ns, frame_id, frame.record_time_ns)
+        if self.cues is not None and cues is not None:
+            self.cues.write([{'image_id': image_id, 'stamp_ns': frame.stamp_ns,
+                              'intrinsics_assumed': cues.intrinsics_assumed, **cues.person(i)}
+                             for i in range(len(cues))])
+            self.bag.write_cues(cues, frame.stamp_ns, frame_id, frame.record_time_ns)
         if self.video_path is not None:
             self._write_video(frame, poses)
 
@@ -252,7 +273,7 @@ class _Outputs:
     def close(self) -> None:
         """Close every writer that was opened, even if another one fails to close."""
         errors: list[BaseException] = []
-        for name in ('coco', 'bag', 'video'):
+        for name in ('coco', 'cues', 'bag', 'video'):
             writer = getattr(self, name)
             if writer is None:
                 continue
@@ -343,14 +364,15 @@ def main(args: argparse.Namespace) -> int:
                         detector_card=args.det_card or det_card, backend=args.backend,
                         detect_every=args.every, score_threshold=args.score_threshold,
                         max_people=args.max_people, tracking=args.track or args.smooth,
-                        smoothing=args.smooth, rectified=rectified, **_pose3d_options(args))
+                        smoothing=args.smooth, rectified=rectified, cues=args.cues,
+                        **_pose3d_options(args))
         detector = pipe.detector.card.name if pipe.detector else (
             'boxes from ' + str(args.boxes) if boxes else 'none (whole image = one person)')
         print(f'pose model: {pipe.pose.card.name} on {pipe.pose.backend_name}; '
               f'detector: {detector}')
         print(f'3D: {_describe_3d(pipe, args)}')
         _prepare_outputs(args.out, args.overwrite)  # after everything that can fail early
-        outputs.open(args.out, pipe.skeleton, args.video, source.fps or 30.0)
+        outputs.open(args.out, pipe.skeleton, args.video, source.fps or 30.0, args.cues)
         total = source.length
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
@@ -359,7 +381,8 @@ def main(args: argparse.Namespace) -> int:
             image_id = image_id_for(source.kind, frame.index, frame.name)
             seen_ids.update((str(image_id), frame.name))
             poses = _estimate(pipe, frame, boxes, image_id, extras(frame))
-            outputs.write(frame, poses, image_id, frame.frame_id or args.frame_id)
+            outputs.write(frame, poses, image_id, frame.frame_id or args.frame_id,
+                          pipe.last_cues)
             frames += 1
             people += len(poses)
             bar.update()
@@ -376,6 +399,8 @@ def main(args: argparse.Namespace) -> int:
                 pipe.close()
         if outputs.coco is not None:
             written = [str(args.out / JSON_NAME), str(args.out / BAG_NAME)]
+            if outputs.cues is not None:
+                written.append(str(args.out / CUES_NAME))
             if outputs.video is not None:
                 written.append(str(args.out / VIDEO_NAME))
             print(f'wrote {", ".join(written)} ({frames} frames)', file=sys.stdout)

@@ -45,6 +45,8 @@ POSE_TOPIC = '/humans/pose'
 MARKER_TOPIC = '/humans/markers'
 POSE_TYPE = 'pose_bringup/msg/HumanPoseArray'
 MARKER_TYPE = 'visualization_msgs/msg/MarkerArray'
+CUES_TOPIC = '/humans/cues'
+CUES_TYPE = 'pose_bringup/msg/HumanCuesArray'
 #: A depth image further than this from a colour image's stamp is not paired with it.
 MAX_DEPTH_OFFSET_NS = 50_000_000
 #: Colour images held back while waiting for their depth image.
@@ -293,12 +295,13 @@ class PoseBagWriter:
     :param skeleton: keypoint layout of the poses (for the markers).
     :param storage: ``mcap`` (default) or ``sqlite3``.
     :param markers: also write ``/humans/markers``.
+    :param cues: also write ``/humans/cues`` (:meth:`write_cues`).
     :param typestore: rosbags typestore with our messages (default Humble + ours).
     :raises BagError: the directory exists, or rosbags is too old to write MCAP.
     """
 
     def __init__(self, path: Path, skeleton: str, *, storage: str = 'mcap',
-                 markers: bool = True, typestore: Any = None) -> None:
+                 markers: bool = True, typestore: Any = None, cues: bool = False) -> None:
         from humanpose.ros.messages import build_typestore, rosbags_namespace
 
         try:
@@ -332,6 +335,10 @@ class PoseBagWriter:
                 self._markers = MarkerBuilder(skeleton)
                 self._marker_conn = self._writer.add_connection(
                     MARKER_TOPIC, MARKER_TYPE, typestore=self.store, offered_qos_profiles=qos)
+            self._cues_conn = None
+            if cues:
+                self._cues_conn = self._writer.add_connection(
+                    CUES_TOPIC, CUES_TYPE, typestore=self.store, offered_qos_profiles=qos)
         except BaseException:
             self.close()
             raise
@@ -368,12 +375,39 @@ class PoseBagWriter:
             if markers is not None:
                 self._write(self._marker_conn, log_time, markers)
 
+    def write_cues(self, cues: Any, stamp_ns: int, frame_id: str,
+                   log_time_ns: Optional[int] = None) -> None:
+        """Write one image's cues (``/humans/cues``) and their markers.
+
+        :param cues: :class:`humanpose.cues.Cues` of the image.
+        :param stamp_ns: the image's header stamp, nanoseconds.
+        :param frame_id: the image's optical frame.
+        :param log_time_ns: bag time of the messages (default ``stamp_ns``).
+        :raises BagError: the writer was made without ``cues=True``.
+        """
+        from humanpose.ros.cdr import encode_marker_array
+        from humanpose.ros.cue_markers import cue_marker_specs
+        from humanpose.ros.cue_messages import cues_to_msg
+        from humanpose.ros.messages import make_header
+
+        if self._cues_conn is None:
+            raise BagError('this bag writer has no /humans/cues topic; create it with cues=True')
+        log_time = stamp_ns if log_time_ns is None else log_time_ns
+        header = make_header(self.ns, stamp_ns, frame_id)
+        self._write(self._cues_conn, log_time, bytes(self.store.serialize_cdr(
+            cues_to_msg(cues, self.ns, header), CUES_TYPE)))
+        if self._markers is not None and self._marker_conn is not None:
+            specs = cue_marker_specs(cues, self._markers.lifetime_s)
+            if specs:
+                self._write(self._marker_conn, log_time, encode_marker_array(
+                    specs, header.stamp.sec, header.stamp.nanosec, frame_id))
+
     def copy(self, connection: Any, log_time_ns: int, raw: bytes) -> None:
         """Copy one input message (its connection's type, definition and QoS kept).
 
-        Topics the writer itself fills (``/humans/pose``, ``/humans/markers``) and types
-        whose definition is neither in the input bag nor in the typestore are skipped
-        (logged once per topic).
+        Topics the writer itself fills (``/humans/pose``, ``/humans/markers``,
+        ``/humans/cues``) and types whose definition is neither in the input bag nor in the
+        typestore are skipped (logged once per topic).
         """
         out = self._copied.get(connection.id)
         if out is None:
@@ -387,7 +421,7 @@ class PoseBagWriter:
 
     def _add_copy(self, connection: Any) -> Any:
         topic, msgtype = connection.topic, connection.msgtype
-        if topic in (POSE_TOPIC, MARKER_TOPIC):
+        if topic in (POSE_TOPIC, MARKER_TOPIC, CUES_TOPIC):
             _log.info('not copying input topic %s: the output bag writes its own', topic)
             self._skipped_ids.add(connection.id)
             return None

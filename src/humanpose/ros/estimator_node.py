@@ -33,13 +33,16 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 ParameterType, SetParametersResult)
 
 from humanpose.backends.base import BackendOptions
+from humanpose.cues import CueEstimator
 from humanpose.errors import (HumanPoseError, InvalidInputError, ModelLoadError,
                               UnsupportedEncodingError)
 from humanpose.pipeline import Pipeline
 from humanpose.pose3d import check_intrinsics
 from humanpose.ros import diagnostics
 from humanpose.lift3d import camera_from_info
-from humanpose.ros.cdr import encode_pose_array
+from humanpose.ros.cdr import encode_marker_array, encode_pose_array
+from humanpose.ros.cue_markers import cue_marker_specs
+from humanpose.ros.cue_messages import CUES_TOPIC, cues_to_msg
 from humanpose.ros.frames import Frame, FrameSlot
 from humanpose.ros.hri_messages import HriUnavailableError
 from humanpose.ros.hri_output import HriOutput
@@ -49,7 +52,8 @@ from humanpose.ros.markers import MarkerBuilder
 from humanpose.ros.messages import (MessageNamespace, make_header,
                                     rclpy_namespace, stamp_to_ns)
 from humanpose.ros.params import (NodeConfig, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec,
-                                  config_from_values, pose3d_options, read_only_changes,
+                                  config_from_values, cue_config, pose3d_options,
+                                  read_only_changes,
                                   smoother_config, tracker_config)
 from humanpose.types import CameraModel, Poses
 from humanpose.viz import draw_poses
@@ -89,8 +93,9 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
     """Whole-body pose of every person in a camera stream.
 
     Subscribes ``image`` (or ``image/compressed``), optionally ``depth`` and
-    ``camera_info`` synchronised with it; publishes ``humans/pose``, ``humans/markers``,
-    ``humans/pose/image`` (off by default) and ``/diagnostics``.
+    ``camera_info`` synchronised with it; publishes ``humans/pose``, ``humans/cues``
+    (parameter ``cues``), ``humans/markers``, ``humans/pose/image`` (off by default) and
+    ``/diagnostics``.
     """
 
     #: Subscribe and load the models in the constructor (False: the lifecycle node's
@@ -115,6 +120,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             self._ns.HumanPoseArray, 'humans/pose', reliable, qos_overriding_options=overrides)
         self._marker_pub = self._create_output_publisher(
             self._ns.MarkerArray, 'humans/markers', reliable, qos_overriding_options=overrides)
+        self._cues_pub = self._create_output_publisher(
+            self._ns.HumanCuesArray, CUES_TOPIC, reliable, qos_overriding_options=overrides)
         self._image_pub = self._create_output_publisher(
             self._ns.Image, 'humans/pose/image',
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
@@ -265,7 +272,7 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             tracker=tracker_config(config), smoother=smoother_config(config),
             depth_window=config.depth_window,
             depth_outlier_m=config.depth_outlier_m or None, rectified=config.image_rectified,
-            **pose3d_options(config))
+            **pose3d_options(config), cues=cue_config(config) if config.cues else False)
 
     def _run_worker(self) -> None:
         """Load the models, then process the newest frame until the node stops."""
@@ -327,6 +334,17 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             pipeline.smoother.reconfigure(smoother_config(config))
         markers.threshold = config.keypoint_threshold
         markers.lifetime_s = config.marker_lifetime_s
+        PoseEstimatorNode._apply_cue_parameters(pipeline, config)
+
+    @staticmethod
+    def _apply_cue_parameters(pipeline: Pipeline, config: NodeConfig) -> None:
+        """Turn the cues on or off and apply their thresholds (the track memory is kept)."""
+        if not config.cues:
+            pipeline.cue_estimator = None
+        elif pipeline.cue_estimator is None:
+            pipeline.cue_estimator = CueEstimator(pipeline.skeleton, cue_config(config))
+        elif cue_config(config) != pipeline.cue_estimator.config:
+            pipeline.cue_estimator.reconfigure(cue_config(config))
 
     def _estimate(self, pipeline: Pipeline, frame: Frame, rgb: NDArray[np.uint8]) -> Poses:
         """Return the poses of one frame: the place where a frame's inputs meet the core.
@@ -339,11 +357,11 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         :param rgb: (H, W, 3) uint8 RGB of ``frame.image``.
         """
         stamp_ns = stamp_to_ns(frame.image.header.stamp)
-        if frame.camera_info is None or (frame.depth is None
-                                         and not pipeline.pose.predicts_depth):
-            # Monocular 3D without camera_info assumes a field of view (flagged).
+        if frame.camera_info is None:
+            # Monocular 3D and head poses without camera_info assume a field of view (flagged).
             return pipeline(rgb, color='rgb', stamp_ns=stamp_ns)
         if frame.depth is None:
+            # Monocular 3D and the cues' head poses use the intrinsics.
             return pipeline(rgb, color='rgb', stamp_ns=stamp_ns,
                             camera=self._camera_or_assumed(frame.camera_info))
         depth, encoding = depth_image_to_array(frame.depth)
@@ -413,6 +431,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
                                           header.frame_id)
             if marker_bytes is not None:
                 self._marker_pub.publish(marker_bytes)
+        if pipeline.cue_estimator is not None and pipeline.last_cues is not None:
+            self._publish_cues(pipeline.last_cues, header, config)
         hri = self._hri  # the lifecycle node may end it meanwhile
         if hri is not None:
             self._publish_hri(hri, poses, header, rgb, config)
@@ -421,6 +441,15 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             self._image_pub.publish(rgb_to_image_msg(drawn, self._ns, header))
         latency_s = (self.get_clock().now().nanoseconds - stamp_to_ns(source.stamp)) / 1e9
         self._stats.frame_published(time.monotonic(), latency_s, len(poses), pipeline.timings)
+
+    def _publish_cues(self, cues: Any, header: Any, config: NodeConfig) -> None:
+        """Publish humans/cues and, with markers on, the cue markers (own namespace)."""
+        self._cues_pub.publish(cues_to_msg(cues, self._ns, header))
+        if config.publish_markers:
+            specs = cue_marker_specs(cues, config.marker_lifetime_s)
+            if specs:
+                self._marker_pub.publish(encode_marker_array(
+                    specs, header.stamp.sec, header.stamp.nanosec, header.frame_id))
 
     # --- ROS4HRI output (hri: true) -------------------------------------------------------
 

@@ -23,7 +23,8 @@ from humanpose.types import Poses
 
 PACKAGE = 'pose_bringup'
 #: Our messages, in dependency order.
-MESSAGE_NAMES: tuple[str, ...] = ('Keypoint2D', 'Keypoint3D', 'HumanPose', 'HumanPoseArray')
+MESSAGE_NAMES: tuple[str, ...] = ('Keypoint2D', 'Keypoint3D', 'HumanPose', 'HumanPoseArray',
+                                  'HumanCues', 'HumanCuesArray')
 
 #: Short name -> full ROS 2 type name of every message humanpose builds or reads.
 TYPE_NAMES: dict[str, str] = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping, Optional, Union, cast
 
+from humanpose.cues import CueConfig, PointingConfig, WaveConfig
 from humanpose.errors import InvalidInputError
 from humanpose.filters import SmootherConfig
 from humanpose.track import TrackerConfig
@@ -181,6 +182,51 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        group='tracking'),
     _p('track_publish_lost', bool, False,
        'Also publish lost (coasting) people at their predicted pose.', group='tracking'),
+    # HRI cues (humans/cues; the tracker runs internally when tracking is off).
+    _p('cues', bool, True,
+       'Publish humans/cues (HumanCuesArray: head pose, attention, pointing, raised hands, '
+       'hand states, waving, engagement per person) and cue markers.', group='cues'),
+    _p('cues_default_hfov_deg', float, 60.0,
+       'Horizontal field of view, degrees, assumed for head poses without camera_info '
+       '(HumanCuesArray.intrinsics_assumed says so); use_camera_info gives the real one.',
+       min_value=10.0, max_value=170.0, group='cues'),
+    _p('cues_looking_max_deg', float, 25.0,
+       'looking_at_camera up to this angle, degrees, between the face direction and the '
+       'line from the head to the camera.', min_value=1.0, max_value=90.0, group='cues'),
+    _p('cues_engaged_min_s', float, 1.0,
+       'engaged after looking at the camera this long, seconds of image time.',
+       min_value=0.0, max_value=60.0, group='cues'),
+    _p('cues_engaged_max_distance_m', float, 2.5,
+       'engaged only this near, metres (people without 3D are not held back).',
+       min_value=0.1, max_value=50.0, group='cues'),
+    _p('cues_hand_raised_margin', float, 0.1,
+       'A hand is raised with the wrist this far above its shoulder, in torso lengths.',
+       min_value=-1.0, max_value=2.0, group='cues'),
+    _p('cues_pointing_min_confidence', float, 0.5,
+       'An arm points at or above this confidence (straight, lifted arm or pointing '
+       'finger).', min_value=0.0, max_value=1.0, group='cues'),
+    _p('cues_pointing_plane_normal_x', float, 0.0,
+       'Pointing targets lie on the plane n . p + d = 0 in the camera optical frame: x of '
+       'its normal n (towards the camera side; normalised).', min_value=-1.0, max_value=1.0,
+       group='cues'),
+    _p('cues_pointing_plane_normal_y', float, -1.0,
+       'y of the plane normal (-1: a level camera looking at a floor below).',
+       min_value=-1.0, max_value=1.0, group='cues'),
+    _p('cues_pointing_plane_normal_z', float, 0.0, 'z of the plane normal.', min_value=-1.0,
+       max_value=1.0, group='cues'),
+    _p('cues_pointing_plane_distance_m', float, 1.0,
+       'd of the pointing plane, metres: the camera height above a floor for normal '
+       '(0, -1, 0).', min_value=-100.0, max_value=100.0, group='cues'),
+    _p('cues_wave_min_hz', float, 0.8, 'Slowest waving frequency, Hz.', min_value=0.1,
+       max_value=10.0, group='cues'),
+    _p('cues_wave_max_hz', float, 3.0, 'Fastest waving frequency, Hz.', min_value=0.1,
+       max_value=10.0, group='cues'),
+    _p('cues_wave_window_s', float, 1.5,
+       'Seconds of each track looked at for waving.', min_value=0.5, max_value=5.0,
+       group='cues'),
+    _p('cues_wave_min_amplitude', float, 0.08,
+       'Smallest waving amplitude (wrist sideways from the elbow), torso lengths.',
+       min_value=0.0, max_value=2.0, group='cues'),
     # Smoothing (the tracker runs internally when tracking is off).
     _p('smoothing', bool, True, 'One-Euro smoothing of 2D and 3D keypoints per person.',
        group='smoothing'),
@@ -254,6 +300,21 @@ class NodeConfig:
     track_coast_spread: float
     track_publish_tentative: bool
     track_publish_lost: bool
+    cues: bool
+    cues_default_hfov_deg: float
+    cues_looking_max_deg: float
+    cues_engaged_min_s: float
+    cues_engaged_max_distance_m: float
+    cues_hand_raised_margin: float
+    cues_pointing_min_confidence: float
+    cues_pointing_plane_normal_x: float
+    cues_pointing_plane_normal_y: float
+    cues_pointing_plane_normal_z: float
+    cues_pointing_plane_distance_m: float
+    cues_wave_min_hz: float
+    cues_wave_max_hz: float
+    cues_wave_window_s: float
+    cues_wave_min_amplitude: float
     smoothing: bool
     one_euro_min_cutoff: float
     one_euro_beta: float
@@ -326,6 +387,9 @@ def config_from_values(values: Mapping[str, Any], base: Optional[NodeConfig] = N
         raise InvalidInputError('; '.join(problems))
     config = (replace(base, **checked) if base is not None
               else NodeConfig(**{**default_values(), **checked}))
+    problem = cue_config_problem(config)
+    if problem:
+        raise InvalidInputError(problem)
     if config.depth_window % 2 == 0:
         raise InvalidInputError(
             f'parameter depth_window must be odd (the window is centred on the keypoint), '
@@ -382,3 +446,34 @@ def pose3d_options(config: NodeConfig) -> dict[str, Any]:
     return {'pose3d_source': config.pose3d_source, 'body_height_m': config.body_height_m,
             'fusion_tolerance_m': config.fusion_tolerance_m,
             'assumed_hfov_deg': config.assumed_hfov_deg}
+
+
+def cue_config(config: NodeConfig) -> CueConfig:
+    """Return the cue thresholds of the node configuration."""
+    return CueConfig(
+        keypoint_threshold=config.keypoint_threshold,
+        default_hfov_deg=config.cues_default_hfov_deg,
+        looking_max_deg=config.cues_looking_max_deg, engaged_min_s=config.cues_engaged_min_s,
+        engaged_max_distance_m=config.cues_engaged_max_distance_m,
+        hand_raised_margin=config.cues_hand_raised_margin,
+        pointing=PointingConfig(
+            min_confidence=config.cues_pointing_min_confidence,
+            plane_normal=(config.cues_pointing_plane_normal_x,
+                          config.cues_pointing_plane_normal_y,
+                          config.cues_pointing_plane_normal_z),
+            plane_distance_m=config.cues_pointing_plane_distance_m),
+        waving=WaveConfig(window_s=config.cues_wave_window_s, min_hz=config.cues_wave_min_hz,
+                          max_hz=config.cues_wave_max_hz,
+                          min_amplitude=config.cues_wave_min_amplitude))
+
+
+def cue_config_problem(config: NodeConfig) -> str:
+    """Return what is wrong with the cue parameters together ('' when nothing is)."""
+    if config.cues_wave_min_hz >= config.cues_wave_max_hz:
+        return (f'parameter cues_wave_min_hz ({config.cues_wave_min_hz}) must be below '
+                f'cues_wave_max_hz ({config.cues_wave_max_hz})')
+    if (config.cues_pointing_plane_normal_x, config.cues_pointing_plane_normal_y,
+            config.cues_pointing_plane_normal_z) == (0.0, 0.0, 0.0):
+        return ('the pointing plane normal (cues_pointing_plane_normal_x/y/z) must not be '
+                'zero; e.g. 0, -1, 0 for a floor below a level camera')
+    return ''

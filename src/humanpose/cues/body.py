@@ -1,0 +1,96 @@
+"""Keypoint ids the cues use, person size and distance (vectorised over people).
+
+Ids are looked up by name in the skeleton tables, so COCO (17) and COCO-WholeBody (133)
+share the code; hand ids exist only where the skeleton has hands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+from humanpose.skeletons import get_skeleton
+
+F64 = NDArray[np.float64]
+Ids = NDArray[np.intp]
+
+#: Keypoints per side, index 0 = the person's left, 1 = right.
+_SIDES = ('left', 'right')
+#: Finger keypoints inside a 21-point hand (root = 0): thumb, index, middle, ring, pinky,
+#: each (knuckle .. tip).
+FINGERS = np.arange(1, 21).reshape(5, 4)
+#: Of the body keypoints, those that place a person in 3D (head, shoulders, hips).
+_ANCHORS = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
+            'right_shoulder', 'left_hip', 'right_hip')
+_HEAD = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear')
+
+
+@dataclass(frozen=True)
+class BodyIds:
+    """Keypoint ids of one skeleton, as index arrays of shape (2,) = (left, right).
+
+    :param hands: (2, 21) ids of the hands, or None without hand keypoints.
+    """
+
+    shoulder: Ids
+    elbow: Ids
+    wrist: Ids
+    hip: Ids
+    anchors: Ids
+    head: Ids
+    hands: Optional[Ids]
+
+
+@lru_cache(maxsize=None)
+def body_ids(skeleton: str) -> BodyIds:
+    """Return the keypoint ids the cues use in ``skeleton``."""
+    sk = get_skeleton(skeleton)
+
+    def pair(joint: str) -> Ids:
+        return np.array([sk.index(f'{side}_{joint}') for side in _SIDES], np.intp)
+
+    hands = None
+    if 'left_hand' in sk.parts and 'right_hand' in sk.parts:
+        hands = np.stack([np.arange(*sk.parts[f'{side}_hand']) for side in _SIDES])
+    return BodyIds(shoulder=pair('shoulder'), elbow=pair('elbow'), wrist=pair('wrist'),
+                   hip=pair('hip'), anchors=np.array([sk.index(n) for n in _ANCHORS]),
+                   head=np.array([sk.index(n) for n in _HEAD]), hands=hands)
+
+
+def visible(confidence: NDArray[np.floating], ids: Ids, threshold: float) -> NDArray[np.bool_]:
+    """Return (N, *ids.shape) whether those keypoints reach ``threshold``."""
+    return np.asarray(confidence)[:, ids] >= threshold
+
+
+def person_scale(keypoints: NDArray[np.floating], confidence: NDArray[np.floating],
+                 ids: BodyIds, threshold: float) -> F64:
+    """Return (N,) each person's torso length in pixels (shoulder centre to hip centre).
+
+    Where a hip is not visible: 1.3 x the shoulder width (the adult ratio); NaN where
+    neither is known. Margins and amplitudes of the cues are fractions of it.
+    """
+    kp = np.asarray(keypoints, np.float64)
+    shoulders, hips = kp[:, ids.shoulder], kp[:, ids.hip]
+    s_ok = visible(confidence, ids.shoulder, threshold).all(axis=1)
+    h_ok = visible(confidence, ids.hip, threshold).all(axis=1)
+    torso = np.linalg.norm(shoulders.mean(axis=1) - hips.mean(axis=1), axis=-1)
+    width = 1.3 * np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=-1)
+    out: F64 = np.where(s_ok & h_ok, torso, np.where(s_ok, width, np.nan))
+    return out
+
+
+def robust_position(keypoints_3d: NDArray[np.floating], confidence_3d: NDArray[np.floating],
+                    ids: Ids) -> F64:
+    """Return (N, 3) the per-axis median of the valid 3D keypoints ``ids``; NaN if none."""
+    points = np.asarray(keypoints_3d, np.float64)[:, ids]
+    ok = (np.asarray(confidence_3d)[:, ids] > 0) & np.isfinite(points).all(axis=-1)
+    masked = np.where(ok[..., None], points, np.nan)
+    out = np.full((len(points), 3), np.nan)
+    has = ok.any(axis=1)
+    if has.any():
+        out[has] = np.nanmedian(masked[has], axis=1)
+    return out

@@ -1,0 +1,171 @@
+"""Waving: a hand oscillating sideways at 1-3 Hz over the last ~1.5 s of a track.
+
+The signal of each hand is the wrist's horizontal offset from its own elbow, divided by
+the person's torso length: the elbow moves with the body, so walking, swaying or the
+camera panning cancel out, and the size does not depend on the distance. A sample counts
+only while the forearm is up (wrist above elbow, both visible): arms swinging while
+walking hang down, a waving hand does not.
+
+Over the samples of the window (image stamps), the detector fits, for each frequency of a
+grid, ``x(t) = a cos(2 pi f t) + b sin(2 pi f t) + c + d t`` by weighted least squares
+(the linear term absorbs slow drifts of the arm; missing samples simply have no weight, so
+dropouts and uneven frame times need no resampling: the generalised Lomb-Scargle
+periodogram). The best frequency waves when
+
+* it lies in [min_hz, max_hz],
+* the sinusoid explains at least ``min_fit`` of the variance the linear trend leaves,
+* its amplitude ``hypot(a, b)`` is at least ``min_amplitude`` torso lengths,
+* the valid samples span at least ``min_span_s`` and number at least ``min_samples``.
+
+All hands of all tracks are fitted in one batch of (hands, frequencies, 4, 4) normal
+equations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+B = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class WaveConfig:
+    """Thresholds of the waving cue (see the module docstring).
+
+    :param window_s: seconds of history looked at.
+    :param min_hz: lowest waving frequency.
+    :param max_hz: highest waving frequency.
+    :param min_amplitude: smallest amplitude, torso lengths (0.08 = about 4 cm).
+    :param min_fit: smallest share of the variance the sinusoid must explain.
+    :param min_span_s: the valid samples must span this long.
+    :param min_samples: and be at least this many.
+    :param grid_hz: (low, high, step) of the frequencies tried; wider than the band so
+        that slower and faster motions are recognised as such.
+    """
+
+    window_s: float = 1.5
+    min_hz: float = 0.8
+    max_hz: float = 3.0
+    min_amplitude: float = 0.08
+    min_fit: float = 0.4
+    min_span_s: float = 0.7
+    min_samples: int = 8
+    grid_hz: tuple[float, float, float] = (0.3, 5.0, 0.1)
+
+    def frequencies(self) -> F64:
+        """Return the frequency grid, Hz."""
+        low, high, step = self.grid_hz
+        out: F64 = np.arange(low, high + step / 2, step)
+        return out
+
+
+@dataclass(frozen=True)
+class Oscillation:
+    """Fit results of M signals: ``waving`` (M,), ``frequency_hz``, ``amplitude``, ``fit``."""
+
+    waving: B
+    frequency_hz: F64
+    amplitude: F64
+    fit: F64
+
+
+def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid: B,
+                       config: WaveConfig) -> Oscillation:
+    """Fit sinusoids to M signals of T samples; say which oscillate in the waving band.
+
+    Signals with too few valid samples (or too short a span) are not fitted at all, so
+    people with their hands down cost nothing here.
+
+    :param t_s: (M, T) sample times, seconds (any origin; unused samples anything finite).
+    :param x: (M, T) the signal (torso lengths).
+    :param valid: (M, T) which samples count.
+    :param config: thresholds.
+    """
+    t = np.asarray(t_s, np.float64)
+    x = np.asarray(x, np.float64)
+    w = np.asarray(valid, bool) & np.isfinite(x) & np.isfinite(t)
+    m = len(t)
+    waving = np.zeros(m, bool)
+    frequency, amplitude, fit = np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan)
+    if m == 0 or t.shape[1] == 0:
+        return Oscillation(waving, frequency, amplitude, fit)
+    count = w.sum(axis=1)
+    with np.errstate(invalid='ignore'):
+        span = np.where(w, t, -np.inf).max(axis=1) - np.where(w, t, np.inf).min(axis=1)
+    enough = (count >= config.min_samples) & (span >= config.min_span_s)
+    if not enough.any():
+        return Oscillation(waving, frequency, amplitude, fit)
+    w, t, x = w[enough], t[enough], x[enough]
+    weights = w.astype(np.float64)
+    # Time centred on each signal's weighted mean (conditioning of the linear term).
+    t0 = np.where(w, t, 0.0).sum(axis=1) / weights.sum(axis=1)
+    tc = np.where(w, t - t0[:, None], 0.0)
+    xs = np.where(w, x, 0.0)
+    wt, wx = weights * tc, weights * xs
+    sw, swt, swx = weights.sum(1), wt.sum(1), wx.sum(1)
+    swtt, swxt, swxx = (wt * tc).sum(1), (wx * tc).sum(1), (wx * xs).sum(1)
+
+    # Linear trend alone: the variance the sinusoid has to explain.
+    lin = np.stack([np.stack([sw, swt], -1), np.stack([swt, swtt], -1)], -2)
+    lin_rhs = np.stack([swx, swxt], -1)
+    lin_coef = np.linalg.solve(lin + 1e-12 * np.eye(2), lin_rhs[..., None])[..., 0]
+    rss_lin = swxx - np.sum(lin_coef * lin_rhs, axis=-1)
+
+    # Sinusoid + trend at every frequency: the 4x4 normal equations from weighted sums.
+    freqs = config.frequencies()
+    phase = (2.0 * np.pi) * freqs[None, :, None] * tc[:, None, :]              # (M, F, T)
+    c, s = np.cos(phase), np.sin(phase)
+    moments = np.stack([weights, wt, wx], axis=-1)                              # (M, T, 3)
+    cm, sm = c @ moments, s @ moments                                           # (M, F, 3)
+    cc, cs, ss = (c * c) @ weights[..., None], (c * s) @ weights[..., None], \
+        (s * s) @ weights[..., None]
+    cc, cs, ss = cc[..., 0], cs[..., 0], ss[..., 0]
+    f = len(freqs)
+    sw_f, swt_f, swtt_f = (np.broadcast_to(v[:, None], (len(v), f)) for v in (sw, swt, swtt))
+    ata = np.stack([
+        np.stack([cc, cs, cm[..., 0], cm[..., 1]], -1),
+        np.stack([cs, ss, sm[..., 0], sm[..., 1]], -1),
+        np.stack([cm[..., 0], sm[..., 0], sw_f, swt_f], -1),
+        np.stack([cm[..., 1], sm[..., 1], swt_f, swtt_f], -1)], -2)           # (M, F, 4, 4)
+    atb = np.stack([cm[..., 2], sm[..., 2], np.broadcast_to(swx[:, None], cc.shape),
+                    np.broadcast_to(swxt[:, None], cc.shape)], -1)              # (M, F, 4)
+    coef = np.linalg.solve(ata + 1e-9 * np.eye(4), atb[..., None])[..., 0]
+    rss = swxx[:, None] - np.sum(coef * atb, axis=-1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        share = 1.0 - rss / rss_lin[:, None]
+    share = np.where(np.isfinite(share), share, 0.0)
+    best = np.argmax(share, axis=1)
+    rows = np.arange(len(best))
+    fit[enough] = share[rows, best]
+    amplitude[enough] = np.hypot(coef[rows, best, 0], coef[rows, best, 1])
+    frequency[enough] = freqs[best]
+    waving[enough] = (fit[enough] >= config.min_fit) & \
+        (amplitude[enough] >= config.min_amplitude) & \
+        (frequency[enough] >= config.min_hz - 1e-9) & (frequency[enough] <= config.max_hz + 1e-9)
+    return Oscillation(waving, frequency, amplitude, fit)
+
+
+def wave_signal(keypoints: NDArray[np.floating], confidence: NDArray[np.floating],
+                elbow_ids: NDArray[np.intp], wrist_ids: NDArray[np.intp], scale: F64,
+                threshold: float) -> tuple[F64, B]:
+    """Return (N, 2) the waving signal of the left / right hand, and where it is valid.
+
+    :param keypoints: (N, K, 2) pixels.
+    :param confidence: (N, K) in [0, 1].
+    :param elbow_ids: (2,) elbow keypoint ids (left, right).
+    :param wrist_ids: (2,) wrist keypoint ids.
+    :param scale: (N,) torso length, pixels.
+    :param threshold: elbow and wrist must reach this confidence.
+    """
+    kp = np.asarray(keypoints, np.float64)
+    conf = np.asarray(confidence)
+    elbow, wrist = kp[:, elbow_ids], kp[:, wrist_ids]                          # (N, 2, 2)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        x = (wrist[..., 0] - elbow[..., 0]) / scale[:, None]
+        valid = (conf[:, elbow_ids] >= threshold) & (conf[:, wrist_ids] >= threshold) & \
+            (wrist[..., 1] < elbow[..., 1]) & np.isfinite(x)
+    return x, valid
