@@ -8,7 +8,8 @@ import pytest
 from humanpose.cues import CueConfig, CueEstimator
 from humanpose.cues.head import (default_intrinsics, face_model, head_rotation,
                                  rotation_matrices, yaw_pitch_roll)
-from humanpose.testing.people3d import Person3D, observe, pose_person, project
+from humanpose.testing.people3d import (Person3D, head_angles_towards, observe, pose_person,
+                                        project)
 from humanpose.types import CameraModel
 
 #: Noisy views per posed head (1 px noise, 5 % dropouts, faces of other proportions).
@@ -103,9 +104,7 @@ def test_attention_is_measured_against_the_line_to_the_camera(camera: CameraMode
     person = Person3D((1.0, 0.35, 1.6))
     head = person.point([0.08, 0.0, 0.68])
     to_camera = -head / np.linalg.norm(head)
-    # head direction = (sin y cos p, sin p, -cos y cos p) in the camera frame.
-    yaw = np.arctan2(to_camera[0], -to_camera[2])
-    pitch = np.arcsin(to_camera[1])
+    yaw, pitch, _ = head_angles_towards(person)
     rng = np.random.default_rng(1)
     estimator = CueEstimator('coco_wholebody')
     facing = observe(pose_person(person, head_ypr=(yaw, pitch, 0.0))[None], camera, rng)

@@ -339,3 +339,31 @@ def test_monocular_3d_arrives_in_the_published_message(context, ns, pose3d_model
             assert root_depth(msg.humans[0]) == pytest.approx(2.5, rel=0.05)  # right guess
         finally:
             harness.close()
+
+
+def test_cues_arrive_with_the_source_header_one_per_person(running, ns, scene):
+    cues = []
+    running.client.create_subscription(ns.HumanCuesArray, 'humans/cues', cues.append, 10)
+    stamp = 1_700_000_222_333_444_000
+    ok = running.spin_until(lambda: cues and running.received['pose'],
+                            every=lambda: running.publish(
+                                'image', ns.Image, _image_msg(ns, scene.image, stamp)))
+    assert ok, 'no HumanCuesArray arrived'
+    msg = cues[0]
+    assert stamp_to_ns(msg.header.stamp) == stamp and msg.header.frame_id == FRAME_ID
+    assert msg.intrinsics_assumed  # no camera_info subscribed: the default field of view
+    poses = [m for m in running.received['pose'] if stamp_to_ns(m.header.stamp) == stamp]
+    assert [h.id for h in msg.humans] == [h.id for h in poses[0].humans]
+    assert len(msg.humans) == len(PEOPLE) and all(h.has_head_pose for h in msg.humans)
+    assert all(np.isnan(h.distance_m) and not h.pointing_target_valid for h in msg.humans)
+    # Off at run time: no more cues.
+    assert running.node.set_parameters([Parameter('cues', value=False)])[0].successful
+    assert not running.node.set_parameters(
+        [Parameter('cues_wave_min_hz', value=5.0)])[0].successful  # above max_hz
+    count = len(cues)
+    later = stamp + 1_000_000_000
+    assert running.spin_until(
+        lambda: any(stamp_to_ns(m.header.stamp) == later for m in running.received['pose']),
+        every=lambda: running.publish('image', ns.Image, _image_msg(ns, scene.image, later)))
+    running.spin_until(lambda: False, timeout_s=0.5)
+    assert all(stamp_to_ns(m.header.stamp) != later for m in cues[count:])

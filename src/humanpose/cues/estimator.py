@@ -203,6 +203,8 @@ class CueEstimator:
                                SIDE_NONE).astype(np.uint8)
         waving_hz = np.where(waving, osc.frequency_hz.reshape(n, 2)[np.arange(n), wave_side],
                              np.nan)
+        waving, waving_hand, waving_hz = self.memory.waving(
+            track_ids, stamp_ns, waving, waving_hand, waving_hz, cfg.waving.hold_s)
         duration = self.memory.looking(track_ids, stamp_ns, looking, cfg.looking_grace_s)
         with np.errstate(invalid='ignore'):
             near = ~(distance > cfg.engaged_max_distance_m)   # NaN distance: not blocking

@@ -1,15 +1,15 @@
 """Pointing: which arm points, the ray in the image and in 3D, where it meets a plane.
 
 An arm points when it is *straight* (the elbow angle between shoulder-elbow and
-elbow-wrist near 180 degrees) and *lifted* away from the body (the upper arm or the
-forearm at an angle to the torso's downward direction), or when its hand is in the
-pointing state (index extended, see :mod:`humanpose.cues.hands`) on a lifted arm. Both are soft scores in
-[0, 1] (linear ramps between two angles); the arm's confidence is the larger of
-``straight * lifted(upper arm)`` and ``finger * lifted(upper arm or forearm)``, and 0
-where the shoulder, elbow or wrist is not visible. An arm swinging while walking lifts
-its upper arm less than the ramp's start (20 degrees); a nearly straight arm swung
-forward by more than about 25 degrees does read as pointing down, a limit of single-frame
-geometry. Angles come from 3D keypoints where the arm has
+elbow-wrist near 180 degrees) and *lifted* away from the body (the upper arm at an angle
+to the torso's downward direction), or when its hand is in the pointing state (index
+extended, see :mod:`humanpose.cues.hands`) on a lifted upper arm or forearm. Both are
+soft scores in [0, 1] (linear ramps between two angles); the arm's confidence is the
+larger of ``straight * lifted(upper arm)`` and ``finger * lifted(upper arm or forearm)``,
+and 0 where the shoulder, elbow or wrist is not visible. An arm swinging while walking
+lifts its upper arm less than the ramp's start (20 degrees); a nearly straight arm swung
+forward by more than about 25 degrees does read as pointing down, a limit of
+single-frame geometry. Angles come from 3D keypoints where the arm has
 them (foreshortening cannot bend a 3D arm), else from the image.
 
 The ray starts at the hand (the index fingertip of a pointing hand, else the wrist) and

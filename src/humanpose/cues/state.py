@@ -31,6 +31,8 @@ class _Track:
     last_seen_ns: int = 0
     looking_since_ns: Optional[int] = None
     last_looking_ns: int = 0
+    wave_ns: Optional[int] = None
+    wave: tuple[int, float] = (0, float('nan'))
 
     def __post_init__(self) -> None:
         self.stamps = np.zeros(self.capacity, np.int64)
@@ -48,7 +50,7 @@ class _Track:
         self.last_seen_ns = stamp_ns
 
     def latest(self, count: int) -> tuple[NDArray[np.int64], F64, B]:
-        """The newest ``count`` samples, oldest first (padded with invalid ones)."""
+        """Return the newest ``count`` samples, oldest first (padded with invalid ones)."""
         idx = (self.head - count + np.arange(count)) % self.capacity
         stamps, x, valid = self.stamps[idx], self.x[idx], self.valid[idx].copy()
         valid[:max(0, count - self.size)] = False
@@ -136,8 +138,33 @@ class CueMemory:
             valid[i] = vs.T & inside
         return t, x, valid
 
+    def waving(self, ids: Sequence[str], stamp_ns: int, detected: B, side: NDArray[np.uint8],
+               frequency_hz: F64, hold_s: float) -> tuple[B, NDArray[np.uint8], F64]:
+        """Hold each track's wave for ``hold_s`` after its last detection.
+
+        :param ids: N track ids.
+        :param stamp_ns: the image stamp.
+        :param detected: (N,) waving detected in this image's window.
+        :param side: (N,) uint8 SIDE_* of the detected wave.
+        :param frequency_hz: (N,) its frequency.
+        :param hold_s: seconds a wave is held.
+        :return: waving, side and frequency after the hold.
+        """
+        waving, side, freq = detected.copy(), side.copy(), frequency_hz.copy()
+        hold_ns = int(hold_s * 1e9)
+        for i, track_id in enumerate(ids):
+            track = self._tracks.get(track_id) if track_id else None
+            if track is None:
+                continue
+            if detected[i]:
+                track.wave_ns, track.wave = stamp_ns, (int(side[i]), float(freq[i]))
+            elif track.wave_ns is not None and stamp_ns - track.wave_ns <= hold_ns:
+                waving[i] = True
+                side[i], freq[i] = track.wave
+        return waving, side, freq
+
     def looking(self, ids: Sequence[str], stamp_ns: int, looking: B, grace_s: float) -> F64:
-        """Update the looking timers; return how long each person has been looking (s).
+        """Update the timers of attention; return how long each person has looked (s).
 
         A look away shorter than ``grace_s`` does not restart the timer (head pose
         flickers, blinks, a glance aside). NaN for people without an id.

@@ -17,6 +17,8 @@ periodogram). The best frequency waves when
 * its amplitude ``hypot(a, b)`` is at least ``min_amplitude`` torso lengths,
 * the valid samples span at least ``min_span_s`` and number at least ``min_samples``.
 
+A track keeps waving for ``hold_s`` after its last detection (see :class:`WaveConfig`).
+
 All hands of all tracks are fitted in one batch of (hands, frequencies, 4, 4) normal
 equations.
 """
@@ -45,16 +47,19 @@ class WaveConfig:
     :param min_samples: and be at least this many.
     :param grid_hz: (low, high, step) of the frequencies tried; wider than the band so
         that slower and faster motions are recognised as such.
+    :param hold_s: a track keeps waving this long after its last detection (the estimate
+        wobbles at the band's edges; a behaviour tree should not see a wave flicker).
     """
 
     window_s: float = 1.5
     min_hz: float = 0.8
-    max_hz: float = 3.0
+    max_hz: float = 3.5
     min_amplitude: float = 0.08
     min_fit: float = 0.4
     min_span_s: float = 0.7
     min_samples: int = 8
     grid_hz: tuple[float, float, float] = (0.3, 5.0, 0.1)
+    hold_s: float = 0.5
 
     def frequencies(self) -> F64:
         """Return the frequency grid, Hz."""

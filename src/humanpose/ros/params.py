@@ -219,7 +219,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        '(0, -1, 0).', min_value=-100.0, max_value=100.0, group='cues'),
     _p('cues_wave_min_hz', float, 0.8, 'Slowest waving frequency, Hz.', min_value=0.1,
        max_value=10.0, group='cues'),
-    _p('cues_wave_max_hz', float, 3.0, 'Fastest waving frequency, Hz.', min_value=0.1,
+    _p('cues_wave_max_hz', float, 3.5, 'Fastest waving frequency, Hz.', min_value=0.1,
        max_value=10.0, group='cues'),
     _p('cues_wave_window_s', float, 1.5,
        'Seconds of each track looked at for waving.', min_value=0.5, max_value=5.0,

@@ -164,6 +164,15 @@ def _sign(side: str) -> float:
     return 1.0 if side == 'left' else -1.0
 
 
+def head_angles_towards(person: Person3D, point: Sequence[float] = (0.0, 0.0, 0.0)
+                        ) -> tuple[float, float, float]:
+    """Return the head (yaw, pitch, roll) in rad that faces ``point`` (default the camera)."""
+    head = person.point(_HEAD_ORIGIN)
+    d = _unit(np.asarray(point, np.float64) - head)
+    # The face direction is (sin y cos p, sin p, -cos y cos p) in the camera frame.
+    return float(np.arctan2(d[0], -d[2])), float(np.arcsin(d[1])), 0.0
+
+
 def hanging_arm(person: Person3D, side: str, swing_rad: float = 0.0,
                 elbow_bend_rad: float = 0.3) -> tuple[F64, F64]:
     """Elbow and wrist of an arm hanging down, swung forward by ``swing_rad`` (walking)."""
