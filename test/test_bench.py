@@ -12,7 +12,7 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     plot = tmp_path / 'bench.png'
     code = main(['bench', '--people', '1,3', '--sizes', '320x240', '--frames', '2',
                  '--warmup', '1', '--blocks', '1,1,1,1', '--json', str(out),
-                 '--plot', str(plot)])
+                 '--plot', str(plot), '--cue-people', '2'])
     assert code == 0
     table = capsys.readouterr().out
     assert all(stage in table for stage in STAGES)
@@ -33,6 +33,7 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     assert 'ROS4HRI output' in table
     hri = cases[1]['extra_ms']
     assert hri['hri'] > 0 and hri['hri_cropped'] > 0
+    assert data['cues_worst_case_ms_per_person'] > 0 and 'all waving and pointing' in table
 
 
 def test_bench_rejects_bad_sizes(capsys):

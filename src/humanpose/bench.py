@@ -13,6 +13,8 @@ lift3d      depth -> 3D keypoints
 track       tracking ids + One-Euro smoothing
 message     HumanPoseArray CDR bytes (what the node publishes)
 markers     MarkerArray build + CDR serialisation
+cues        HRI cues of every person (head pose, pointing, hands, waving, ...)
+cuemsg      HumanCuesArray message + cue markers CDR
 ==========  ===============================================================
 
 Beside the stages (not part of the frame: the output is off by default), the ROS4HRI body
@@ -29,6 +31,10 @@ pose inference of all people in one call is compared with one call per person.
 keypoints, 576 / 768 / 576 bins, Gaussian rows like a trained head's), what decoding the z
 axis and placing the people costs on top of the 2D decode: monocular (placement by torso
 size) and fused (with a depth image), per person.
+
+The cost of the cues per person is also measured on posed 3D people who all wave and point
+(:func:`cue_cost_per_person`): every person's waving fit runs on every frame, the worst
+case, where the rendered scenes' hanging hands skip it.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from humanpose.backends.base import BackendOptions
 from humanpose.decode import simcc_implementation
 
 STAGES: tuple[str, ...] = ('convert', 'detect', 'crop', 'infer', 'decode', 'lift3d', 'track',
-                           'message', 'markers')
+                           'message', 'markers', 'cues', 'cuemsg')
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
              detector: Any, progress: Optional[Callable[[str], None]] = None) -> CaseResult:
     """Measure one (size, people) case with already loaded networks."""
     from humanpose.backends.base import run_batched
+    from humanpose.cues import CueEstimator
     from humanpose.decode import decode_pose_outputs
     from humanpose.filters import PoseSmoother
     from humanpose.hri import tracked_people
@@ -144,7 +151,9 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     from humanpose.preprocess import crop_to_image
     from humanpose.ros.images import image_to_rgb
     from humanpose.ros.markers import MarkerBuilder
-    from humanpose.ros.cdr import encode_pose_array
+    from humanpose.ros.cdr import encode_marker_array, encode_pose_array
+    from humanpose.ros.cue_markers import cue_marker_specs
+    from humanpose.ros.cue_messages import cues_to_msg
     from humanpose.ros.messages import build_typestore, rosbags_namespace
     from humanpose.testing.scene import random_people, render_scene
     from humanpose.track import Tracker
@@ -157,6 +166,7 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     scene = render_scene(width, height, specs, seed=people)
     tracker, smoother = Tracker(), PoseSmoother()
     markers = MarkerBuilder(pose.skeleton.name)
+    cue_estimator = CueEstimator(pose.skeleton.name)
     clock = _Clock()
     detector_net_ms: list[float] = []
     extra: dict[str, list[float]] = {'hri': [], 'hri_cropped': []}
@@ -200,6 +210,13 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
                              msg.header.frame_id, (width, height), crop)
             if frame >= config.warmup:
                 extra[name].append((time.perf_counter() - start) * 1e3)
+        cues = clock.run('cues', lambda: cue_estimator(poses, stamp_ns, camera=scene.camera))
+
+        def cue_messages() -> None:
+            cues_to_msg(cues, ns, msg.header)
+            encode_marker_array(cue_marker_specs(cues), msg.header.stamp.sec,
+                                msg.header.stamp.nanosec, msg.header.frame_id)
+        clock.run('cuemsg', cue_messages)
         found = len(poses)
         if progress is not None:
             progress(f'{width}x{height} {people} people: frame {frame + 1}/{total}')
@@ -266,9 +283,9 @@ def format_table(results: Sequence[CaseResult]) -> str:
         speed = f'{r.batching_speedup:7.2f}' if r.batching_speedup else f'{"-":>7}'
         row += f' {r.frame_ms:8.1f} {r.fps:6.2f} {100 * r.overhead:5.1f} {speed}'
         lines.append(row)
-    crop_ms, decode_ms = _per_person(results)
-    lines.append(f'per person: crop {crop_ms:.3f} ms, decode {decode_ms:.3f} ms (largest case; '
-                 f'SimCC decoder: {simcc_implementation()})')
+    crop_ms, decode_ms, cues_ms = _per_person(results)
+    lines.append(f'per person: crop {crop_ms:.3f} ms, decode {decode_ms:.3f} ms, cues '
+                 f'{cues_ms:.3f} ms (largest case; SimCC decoder: {simcc_implementation()})')
     big = max(results, key=lambda r: (r.people, r.width))
     if big.extra_ms:
         lines.append(f'ROS4HRI output (hri: true), {big.width}x{big.height} with '
@@ -278,10 +295,47 @@ def format_table(results: Sequence[CaseResult]) -> str:
     return '\n'.join(lines)
 
 
-def _per_person(results: Sequence[CaseResult]) -> tuple[float, float]:
+def _per_person(results: Sequence[CaseResult]) -> tuple[float, float, float]:
     big = max(results, key=lambda r: (r.people, r.width))
     n = max(big.people_found, 1)
-    return big.median_ms['crop'] / n, big.median_ms['decode'] / n
+    return big.median_ms['crop'] / n, big.median_ms['decode'] / n, big.median_ms['cues'] / n
+
+
+def cue_cost_per_person(people: int = 8, frames: int = 90, warmup: int = 45,
+                        fps: float = 30.0) -> float:
+    """Return the median cost of the cues per person (ms) when everyone waves and points.
+
+    :param people: people per frame (posed 3D people with 2D and 3D keypoints, tracked).
+    :param frames: measured frames.
+    :param warmup: frames first, so that every track has a full waving window.
+    :param fps: frame rate of the image stamps.
+    """
+    from humanpose.cues import CueEstimator
+    from humanpose.testing.people3d import (Person3D, observe, pointing_arm, pose_person,
+                                            waving_arm)
+    from humanpose.testing.scene import default_camera
+
+    camera = default_camera(1280, 720)
+    rng = np.random.default_rng(0)
+    estimator = CueEstimator('coco_wholebody')
+    ids = tuple(str(i) for i in range(people))
+    xs = np.linspace(-1.5, 1.5, people)
+    times = []
+    for k in range(warmup + frames):
+        t = k / fps
+        kp = []
+        for i, x in enumerate(xs):
+            person = Person3D((float(x), 0.3, 2.5 + 0.3 * (i % 3)))
+            kp.append(pose_person(person, arms={
+                'right': waving_arm(person, 'right', 0.4 * np.sin(2 * np.pi * 2.0 * t)),
+                'left': pointing_arm(person, 'left', (float(x) + 1.0, 1.2, 1.5))},
+                hands={'left': 'pointing'}))
+        poses = observe(np.stack(kp), camera, rng, ids=ids)
+        start = time.perf_counter()
+        estimator(poses, int(t * 1e9), camera=camera)
+        if k >= warmup:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e3 / people)
 
 
 def to_json(config: BenchConfig, results: Sequence[CaseResult]) -> dict[str, Any]:
@@ -295,7 +349,8 @@ def write_plot(results: Sequence[CaseResult], path: Path) -> None:
     import cv2
 
     colours = [(76, 114, 176), (221, 132, 82), (85, 168, 104), (196, 78, 82), (129, 114, 179),
-               (147, 120, 96), (218, 139, 195), (140, 140, 140), (204, 185, 116)]
+               (147, 120, 96), (218, 139, 195), (140, 140, 140), (204, 185, 116),
+               (100, 181, 205), (60, 60, 60)]
     sizes = sorted({(r.width, r.height) for r in results})
     panel_w, panel_h, margin = 420, 360, 50
     canvas = np.full((panel_h + 2 * margin, len(sizes) * panel_w + margin, 3), 255, np.uint8)

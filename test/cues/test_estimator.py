@@ -130,3 +130,16 @@ def test_empty_frames_and_json_ready_people(camera: CameraModel) -> None:
         'pose_bringup/msg/HumanCues'][1]}
     assert set(person) == fields
     assert isinstance(replace(Cues.empty(2), ids=('a', 'b')).person(1)['id'], str)
+
+
+def test_robust_position_is_the_median_of_the_valid_points() -> None:
+    from humanpose.cues.body import robust_position
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(50, 9, 3))
+    confidence = (rng.random((50, 9)) > 0.3).astype(np.float32)
+    confidence[0] = 0.0
+    points[confidence == 0] = np.nan
+    expected = np.full((50, 3), np.nan)
+    for i in range(1, 50):
+        expected[i] = np.median(points[i][confidence[i] > 0], axis=0)
+    np.testing.assert_allclose(robust_position(points, confidence, np.arange(9)), expected)

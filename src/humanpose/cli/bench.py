@@ -1,7 +1,8 @@
 """``humanpose bench``: per-stage latency and throughput on generated scenes.
 
 Runs the whole frame path (Image message conversion, detection, crops, ONE pose call,
-decode, 3D, tracking + smoothing, message and marker serialisation) on scenes with 1..16
+decode, 3D, tracking + smoothing, message and marker serialisation, HRI cues and their
+messages) on scenes with 1..16
 people at 640x480, 1280x720 and 1920x1080, with a generated pose model of about RTMW-m's
 compute, and prints median per-stage times, frames per second and the share of the
 frame spent outside inference. Also compares batched pose inference with one call per
@@ -41,6 +42,9 @@ def add_parser(subparsers: Any) -> None:
                         help='skip the 3D pose network (RTMW3D) timings')
     parser.add_argument('--json', type=Path, help='write the numbers to this JSON file')
     parser.add_argument('--plot', type=Path, help='write a PNG of stage bars per people count')
+    parser.add_argument('--cue-people', type=int, default=8, metavar='N',
+                        help='people who all wave and point in the worst-case cue '
+                             'measurement (default 8; 0 skips it)')
     parser.set_defaults(func=main)
 
 
@@ -67,8 +71,8 @@ def _sizes(text: str) -> tuple[tuple[int, int], ...]:
 def main(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from humanpose.bench import (BenchConfig, format_pose3d, format_table, measure_pose3d,
-                                 run_bench, to_json, write_plot)
+    from humanpose.bench import (BenchConfig, cue_cost_per_person, format_pose3d, format_table,
+                                 measure_pose3d, run_bench, to_json, write_plot)
 
     config = BenchConfig(people=_ints(args.people, 'people'), sizes=_sizes(args.sizes),
                          frames=max(1, args.frames), warmup=max(0, args.warmup),
@@ -92,6 +96,11 @@ def main(args: argparse.Namespace) -> int:
         data['pose3d'] = [{**asdict(r), 'extra_per_person_ms': r.extra_per_person_ms,
                            'fused_extra_per_person_ms': r.fused_extra_per_person_ms}
                           for r in pose3d]
+    if args.cue_people > 0:
+        worst = cue_cost_per_person(args.cue_people, frames=max(10, args.frames))
+        data['cues_worst_case_ms_per_person'] = worst
+        print(f'cues per person, {args.cue_people} people all waving and pointing: '
+              f'{worst:.3f} ms')
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(data, indent=2))

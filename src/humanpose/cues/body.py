@@ -88,9 +88,12 @@ def robust_position(keypoints_3d: NDArray[np.floating], confidence_3d: NDArray[n
     """Return (N, 3) the per-axis median of the valid 3D keypoints ``ids``; NaN if none."""
     points = np.asarray(keypoints_3d, np.float64)[:, ids]
     ok = (np.asarray(confidence_3d)[:, ids] > 0) & np.isfinite(points).all(axis=-1)
-    masked = np.where(ok[..., None], points, np.nan)
-    out = np.full((len(points), 3), np.nan)
-    has = ok.any(axis=1)
-    if has.any():
-        out[has] = np.nanmedian(masked[has], axis=1)
+    # Median by sorting (NaN sorts last) and picking the middle of the valid ones: the
+    # same as nanmedian, several times faster on these small arrays.
+    ordered = np.sort(np.where(ok[..., None], points, np.nan), axis=1)      # (N, P, 3)
+    count = ok.sum(axis=1)
+    rows = np.arange(len(points))
+    low = ordered[rows, np.maximum(count - 1, 0) // 2]
+    high = ordered[rows, np.minimum(count // 2, points.shape[1] - 1)]
+    out: F64 = np.where((count > 0)[:, None], 0.5 * (low + high), np.nan)
     return out

@@ -19,8 +19,8 @@ periodogram). The best frequency waves when
 
 A track keeps waving for ``hold_s`` after its last detection (see :class:`WaveConfig`).
 
-All hands of all tracks are fitted in one batch of (hands, frequencies, 4, 4) normal
-equations.
+All hands of all tracks are fitted at once: (hands, frequencies) closed-form 2x2 solves
+after removing the trend (the Frisch-Waugh-Lovell theorem), no per-hand Python.
 """
 
 from __future__ import annotations
@@ -46,19 +46,20 @@ class WaveConfig:
     :param min_span_s: the valid samples must span this long.
     :param min_samples: and be at least this many.
     :param grid_hz: (low, high, step) of the frequencies tried; wider than the band so
-        that slower and faster motions are recognised as such.
+        that slower and faster motions are recognised as such. The best one is refined
+        between its neighbours (parabola through the three fits).
     :param hold_s: a track keeps waving this long after its last detection (the estimate
         wobbles at the band's edges; a behaviour tree should not see a wave flicker).
     """
 
     window_s: float = 1.5
-    min_hz: float = 0.8
+    min_hz: float = 0.7
     max_hz: float = 3.5
     min_amplitude: float = 0.08
     min_fit: float = 0.4
     min_span_s: float = 0.7
     min_samples: int = 8
-    grid_hz: tuple[float, float, float] = (0.3, 5.0, 0.1)
+    grid_hz: tuple[float, float, float] = (0.3, 5.05, 0.25)
     hold_s: float = 0.5
 
     def frequencies(self) -> F64:
@@ -112,46 +113,69 @@ def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid
     xs = np.where(w, x, 0.0)
     wt, wx = weights * tc, weights * xs
     sw, swt, swx = weights.sum(1), wt.sum(1), wx.sum(1)
-    swtt, swxt, swxx = (wt * tc).sum(1), (wx * tc).sum(1), (wx * xs).sum(1)
+    swtt, swxt = (wt * tc).sum(1), (wx * tc).sum(1)
 
     # Linear trend alone: the variance the sinusoid has to explain.
-    lin = np.stack([np.stack([sw, swt], -1), np.stack([swt, swtt], -1)], -2)
-    lin_rhs = np.stack([swx, swxt], -1)
-    lin_coef = np.linalg.solve(lin + 1e-12 * np.eye(2), lin_rhs[..., None])[..., 0]
-    rss_lin = swxx - np.sum(lin_coef * lin_rhs, axis=-1)
+    det = sw * swtt - swt * swt
+    det = np.where(np.abs(det) > 1e-12, det, 1e-12)
+    a0 = (swtt * swx - swt * swxt) / det
+    b0 = (sw * swxt - swt * swx) / det
+    resid = np.where(w, xs - a0[:, None] - b0[:, None] * tc, 0.0)             # (M, T)
+    rss_lin = np.sum(weights * resid * resid, axis=1)
 
-    # Sinusoid + trend at every frequency: the 4x4 normal equations from weighted sums.
+    # Sinusoid + trend at every frequency. By the Frisch-Waugh-Lovell theorem the sinusoid's
+    # coefficients are those of the detrended signal on the detrended cos and sin, so the
+    # 4x4 normal equations reduce to 2x2 ones, solved in closed form for all (M, F).
     freqs = config.frequencies()
-    phase = (2.0 * np.pi) * freqs[None, :, None] * tc[:, None, :]              # (M, F, T)
-    c, s = np.cos(phase), np.sin(phase)
-    moments = np.stack([weights, wt, wx], axis=-1)                              # (M, T, 3)
+    c, s = _cos_sin(freqs, tc)                                                  # (M, F, T)
+    moments = np.stack([weights, wt, weights * resid], axis=-1)                 # (M, T, 3)
     cm, sm = c @ moments, s @ moments                                           # (M, F, 3)
-    cc, cs, ss = (c * c) @ weights[..., None], (c * s) @ weights[..., None], \
-        (s * s) @ weights[..., None]
-    cc, cs, ss = cc[..., 0], cs[..., 0], ss[..., 0]
-    f = len(freqs)
-    sw_f, swt_f, swtt_f = (np.broadcast_to(v[:, None], (len(v), f)) for v in (sw, swt, swtt))
-    ata = np.stack([
-        np.stack([cc, cs, cm[..., 0], cm[..., 1]], -1),
-        np.stack([cs, ss, sm[..., 0], sm[..., 1]], -1),
-        np.stack([cm[..., 0], sm[..., 0], sw_f, swt_f], -1),
-        np.stack([cm[..., 1], sm[..., 1], swt_f, swtt_f], -1)], -2)           # (M, F, 4, 4)
-    atb = np.stack([cm[..., 2], sm[..., 2], np.broadcast_to(swx[:, None], cc.shape),
-                    np.broadcast_to(swxt[:, None], cc.shape)], -1)              # (M, F, 4)
-    coef = np.linalg.solve(ata + 1e-9 * np.eye(4), atb[..., None])[..., 0]
-    rss = swxx[:, None] - np.sum(coef * atb, axis=-1)
+    wcol = weights[..., None]
+    cc, ss, cs = (c * c) @ wcol, (s * s) @ wcol, (c * s) @ wcol
+    cc, ss, cs = cc[..., 0], ss[..., 0], cs[..., 0]
+    # Remove the projection on (1, t): v'u' = vu - [v1, vt] L^-1 [u1, ut]^T.
+    inv = np.stack([swtt, -swt, -swt, sw], axis=-1) / det[:, None]             # (M, 4)
+
+    def proj(u1: F64, ut: F64, v1: F64, vt: F64) -> F64:
+        out: F64 = (v1 * (inv[:, None, 0] * u1 + inv[:, None, 1] * ut)
+                    + vt * (inv[:, None, 2] * u1 + inv[:, None, 3] * ut))
+        return out
+
+    ccd = cc - proj(cm[..., 0], cm[..., 1], cm[..., 0], cm[..., 1])
+    ssd = ss - proj(sm[..., 0], sm[..., 1], sm[..., 0], sm[..., 1])
+    csd = cs - proj(sm[..., 0], sm[..., 1], cm[..., 0], cm[..., 1])
+    cx, sx = cm[..., 2], sm[..., 2]
+    det2 = ccd * ssd - csd * csd
+    det2 = np.where(np.abs(det2) > 1e-12, det2, np.inf)
+    a = (ssd * cx - csd * sx) / det2
+    b = (ccd * sx - csd * cx) / det2
+    rss = rss_lin[:, None] - (a * cx + b * sx)
     with np.errstate(invalid='ignore', divide='ignore'):
         share = 1.0 - rss / rss_lin[:, None]
     share = np.where(np.isfinite(share), share, 0.0)
     best = np.argmax(share, axis=1)
     rows = np.arange(len(best))
     fit[enough] = share[rows, best]
-    amplitude[enough] = np.hypot(coef[rows, best, 0], coef[rows, best, 1])
-    frequency[enough] = freqs[best]
+    amplitude[enough] = np.hypot(a[rows, best], b[rows, best])
+    # Parabolic refinement of the peak between its grid neighbours.
+    inner = (best > 0) & (best < len(freqs) - 1)
+    left = share[rows, np.maximum(best - 1, 0)]
+    right = share[rows, np.minimum(best + 1, len(freqs) - 1)]
+    curve = left - 2.0 * share[rows, best] + right
+    with np.errstate(invalid='ignore', divide='ignore'):
+        shift = np.where(inner & (curve < 0), 0.5 * (left - right) / curve, 0.0)
+    step = freqs[1] - freqs[0] if len(freqs) > 1 else 0.0
+    frequency[enough] = freqs[best] + np.clip(shift, -0.5, 0.5) * step
     waving[enough] = (fit[enough] >= config.min_fit) & \
         (amplitude[enough] >= config.min_amplitude) & \
         (frequency[enough] >= config.min_hz - 1e-9) & (frequency[enough] <= config.max_hz + 1e-9)
     return Oscillation(waving, frequency, amplitude, fit)
+
+
+def _cos_sin(freqs: F64, t: F64) -> tuple[F64, F64]:
+    """Return cos and sin of 2 pi f t, (M, F, T), for frequencies (F,) and times (M, T)."""
+    phase = (2.0 * np.pi) * freqs[None, :, None] * t[:, None, :]
+    return np.cos(phase), np.sin(phase)
 
 
 def wave_signal(keypoints: NDArray[np.floating], confidence: NDArray[np.floating],

@@ -217,7 +217,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('cues_pointing_plane_distance_m', float, 1.0,
        'd of the pointing plane, metres: the camera height above a floor for normal '
        '(0, -1, 0).', min_value=-100.0, max_value=100.0, group='cues'),
-    _p('cues_wave_min_hz', float, 0.8, 'Slowest waving frequency, Hz.', min_value=0.1,
+    _p('cues_wave_min_hz', float, 0.7, 'Slowest waving frequency, Hz.', min_value=0.1,
        max_value=10.0, group='cues'),
     _p('cues_wave_max_hz', float, 3.5, 'Fastest waving frequency, Hz.', min_value=0.1,
        max_value=10.0, group='cues'),
