@@ -23,10 +23,31 @@ CONTRACT = {
                   'residual_3d': 'float32'},
     'HumanPoseArray': {'header': 'std_msgs/msg/Header', 'skeleton': 'string',
                        'humans': 'pose_bringup/msg/HumanPose[]', 'intrinsics_assumed': 'bool'},
+    'HumanCues': {
+        'id': 'string', 'has_head_pose': 'bool', 'head_yaw_rad': 'float32',
+        'head_pitch_rad': 'float32', 'head_roll_rad': 'float32',
+        'head_direction': 'geometry_msgs/msg/Vector3',
+        'head_position': 'geometry_msgs/msg/Point', 'attention_angle_rad': 'float32',
+        'looking_at_camera': 'bool', 'looking_duration_s': 'float32', 'engaged': 'bool',
+        'distance_m': 'float32', 'left_hand_raised': 'bool', 'right_hand_raised': 'bool',
+        'left_hand_state': 'uint8', 'right_hand_state': 'uint8', 'waving': 'bool',
+        'waving_hand': 'uint8', 'waving_frequency_hz': 'float32', 'pointing': 'bool',
+        'pointing_hand': 'uint8', 'pointing_confidence': 'float32',
+        'pointing_origin_px': 'float32[2]', 'pointing_direction_px': 'float32[2]',
+        'pointing_origin': 'geometry_msgs/msg/Point',
+        'pointing_direction': 'geometry_msgs/msg/Vector3', 'pointing_target_valid': 'bool',
+        'pointing_target': 'geometry_msgs/msg/Point'},
+    'HumanCuesArray': {'header': 'std_msgs/msg/Header', 'intrinsics_assumed': 'bool',
+                       'humans': 'pose_bringup/msg/HumanCues[]'},
 }
 # Constants: where a person's 3D came from (humanpose.pose3d.SOURCE_*).
 CONSTANTS = {'HumanPose': [('SOURCE_NONE', 'uint8', 0), ('SOURCE_DEPTH', 'uint8', 1),
-                           ('SOURCE_MONOCULAR', 'uint8', 2), ('SOURCE_FUSED', 'uint8', 3)]}
+                           ('SOURCE_MONOCULAR', 'uint8', 2), ('SOURCE_FUSED', 'uint8', 3)],
+             # Sides and hand states of the HRI cues (humanpose.cues.types).
+             'HumanCues': [('SIDE_NONE', 'uint8', 0), ('SIDE_LEFT', 'uint8', 1),
+                           ('SIDE_RIGHT', 'uint8', 2), ('HAND_UNKNOWN', 'uint8', 0),
+                           ('HAND_OPEN', 'uint8', 1), ('HAND_FIST', 'uint8', 2),
+                           ('HAND_POINTING', 'uint8', 3)]}
 
 
 def _describe(desc):
@@ -66,11 +87,11 @@ def test_definitions_are_the_repository_files():
 @pytest.mark.parametrize('name', MESSAGE_NAMES)
 def test_messages_match_the_design(store, name):
     consts, fields = store.fielddefs[f'pose_bringup/msg/{name}']
-    assert consts == CONSTANTS.get(name, [])
+    assert [tuple(c) for c in consts] == CONSTANTS.get(name, [])
     assert {f: _describe(d) for f, d in fields} == CONTRACT[name]
     # Units and frames are stated in the comments.
     text = (ROOT / 'msg' / f'{name}.msg').read_text()
-    assert text.startswith('#') or name == 'HumanPoseArray'
+    assert text.startswith('#') or name in ('HumanPoseArray', 'HumanCuesArray')
 
 
 def _plain(value):
@@ -91,10 +112,17 @@ def _samples(ns):
     human = ns.HumanPose(id='7', score=0.5, bbox=np.array([1, 2, 3, 4], np.float32),
                          keypoints=[kp2, kp2], keypoints_3d=[kp3, kp3], source_3d=2,
                          residual_3d=0.25)
+    cues = ns.new('HumanCues', id='7', has_head_pose=True, head_yaw_rad=0.5,
+                  head_direction=ns.Vector3(x=0.0, y=0.0, z=-1.0), looking_at_camera=True,
+                  left_hand_state=3, pointing_origin_px=np.array([1, 2], np.float32),
+                  pointing_target=ns.Point(x=0.5, y=1.2, z=2.0))
     return {'Keypoint2D': kp2, 'Keypoint3D': kp3, 'HumanPose': human,
             'HumanPoseArray': ns.HumanPoseArray(header=make_header(ns, 3_000_000_001, 'cam'),
                                                 skeleton='coco', humans=[human],
-                                                intrinsics_assumed=True)}
+                                                intrinsics_assumed=True),
+            'HumanCues': cues,
+            'HumanCuesArray': ns.new('HumanCuesArray', header=make_header(ns, 5, 'cam'),
+                                     intrinsics_assumed=True, humans=[cues, cues])}
 
 
 @pytest.mark.parametrize('name', MESSAGE_NAMES)

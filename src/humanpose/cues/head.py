@@ -5,8 +5,10 @@ left, z up; its origin is between the eyes. :data:`FACE_MODELS` holds, per skele
 stable landmarks of an average adult face in that frame (metres; eye corners, nose, mouth
 corners and chin for COCO-WholeBody's 68 face points; nose, eyes and ears for COCO's 17).
 Each person's visible landmarks are normalised through the camera model (distortion
-undone) and OpenCV's ``solvePnP`` (SQPnP, a globally optimal solver) gives the rotation of
-the head frame in the camera optical frame.
+undone) and :func:`solve_pnp` gives the rotation of the head frame in the camera optical
+frame: Gauss-Newton on the reprojection error from a weak-perspective start, all people in
+the same array operations (OpenCV's per-call ``solvePnP`` cost about as much per person as
+all other cues together).
 
 Angles are reported relative to facing the camera squarely (head x = -camera z, head y =
 camera x, head z = -camera y) as intrinsic Z-Y-X (yaw, pitch, roll), the REP-103 rule:
@@ -85,6 +87,8 @@ FACING_CAMERA = np.array([[0.0, 1.0, 0.0],
                           [0.0, 0.0, -1.0],
                           [-1.0, 0.0, 0.0]])
 
+_EYE3 = np.eye(3)
+
 #: Horizontal field of view assumed without camera_info (a common webcam / RGB-D colour).
 DEFAULT_HFOV_DEG = 60.0
 
@@ -126,7 +130,7 @@ def rotation_matrices(rvecs: F64) -> F64:
     zero = np.zeros_like(kx)
     cross = np.stack([np.stack([zero, -kz, ky], -1), np.stack([kz, zero, -kx], -1),
                       np.stack([-ky, kx, zero], -1)], -2)
-    eye = np.broadcast_to(np.eye(3), cross.shape)
+    eye = np.broadcast_to(_EYE3, cross.shape)
     out: F64 = eye + np.sin(theta) * cross + (1.0 - np.cos(theta)) * (cross @ cross)
     return out
 
@@ -180,6 +184,93 @@ class HeadPoses:
     attention_rad: F64
 
 
+_EYE4_TINY = 1e-9 * np.eye(4)
+_EYE6 = np.eye(6)
+_EYE6_TINY = 1e-9 * _EYE6
+
+
+def _skew(v: F64) -> F64:
+    """Return (..., 3, 3) cross-product matrices of (..., 3) vectors."""
+    z = np.zeros(v.shape[:-1])
+    out: F64 = np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
+                         np.stack([v[..., 2], z, -v[..., 0]], -1),
+                         np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+    return out
+
+
+def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
+    """Weak-perspective pose of each person: a weighted affine fit, made a rotation.
+
+    :param model: (M, 3) face model, head frame.
+    :param rays: (N, M, 2) normalised image coordinates.
+    :param weights: (N, M) 1 for usable landmarks, 0 otherwise.
+    :return: rotations (N, 3, 3) and translations (N, 3).
+    """
+    design = np.concatenate([model, np.ones((len(model), 1))], axis=1)          # (M, 4)
+    normal = np.einsum('nm,mi,mj->nij', weights, design, design) + _EYE4_TINY
+    rhs = np.einsum('nm,mi,nmk->nik', weights, design, rays)                   # (N, 4, 2)
+    affine = np.linalg.solve(normal, rhs)                                        # (N, 4, 2)
+    r1, r2 = affine[:, :3, 0], affine[:, :3, 1]
+    n1, n2 = np.linalg.norm(r1, axis=1), np.linalg.norm(r2, axis=1)
+    scale = 0.5 * (n1 + n2)
+    # The nearest orthonormal pair: symmetric about the bisector of the two rows.
+    a, b = r1 / n1[:, None], r2 / n2[:, None]
+    plus, minus = a + b, a - b
+    plus /= np.linalg.norm(plus, axis=1, keepdims=True)
+    minus /= np.linalg.norm(minus, axis=1, keepdims=True)
+    row1, row2 = (plus + minus) / np.sqrt(2.0), (plus - minus) / np.sqrt(2.0)
+    rotation = np.stack([row1, row2, np.cross(row1, row2)], axis=1)
+    depth = 1.0 / scale
+    translation = np.stack([affine[:, 3, 0] * depth, affine[:, 3, 1] * depth, depth], axis=1)
+    return rotation, translation
+
+
+def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 5
+              ) -> tuple[F64, F64, F64]:
+    """Head poses of N people at once: the maximum-likelihood perspective-n-point fit.
+
+    Gauss-Newton on the reprojection error (the likelihood under pixel noise), from a
+    weak-perspective start (an affine fit, made a rotation), every person in the same
+    array operations: no per-person Python or solver calls.
+
+    :param model: (M, 3) landmark positions in the head frame, metres.
+    :param rays: (N, M, 2) normalised image coordinates (x/z, y/z) of the landmarks.
+    :param weights: (N, M) 1 where a landmark is usable, 0 where not.
+    :param iterations: Gauss-Newton steps (faces converge in 3-5).
+    :return: rotations (N, 3, 3) head -> camera, translations (N, 3) metres, and the
+        RMS reprojection error (N,) in normalised units.
+    """
+    rays = np.where(weights[..., None] > 0, rays, 0.0)
+    rotation, translation = _affine_start(model, rays, weights)
+    sqrt_w = np.sqrt(weights)[..., None]                                         # (N, M, 1)
+    count = np.maximum(weights.sum(axis=1), 1.0)
+    for _ in range(iterations):
+        rotated = np.einsum('nij,mj->nmi', rotation, model)                      # (N, M, 3)
+        points = rotated + translation[:, None, :]
+        z = np.where(np.abs(points[..., 2]) > 1e-9, points[..., 2], 1e-9)
+        proj = points[..., :2] / z[..., None]
+        residual = (proj - rays) * sqrt_w                                         # (N, M, 2)
+        inv_z = 1.0 / z
+        d_proj = np.zeros(points.shape[:2] + (2, 3))
+        d_proj[..., 0, 0] = inv_z
+        d_proj[..., 1, 1] = inv_z
+        d_proj[..., :, 2] = -proj * inv_z[..., None]
+        # Left perturbation R <- exp(w) R: d(R X) = -[R X]x w; d t = I.
+        jac = np.concatenate([d_proj @ -_skew(rotated), d_proj], axis=-1)        # (N, M, 2, 6)
+        jac = (jac * sqrt_w[..., None]).reshape(len(points), -1, 6)
+        res = residual.reshape(len(points), -1)
+        hessian = np.einsum('nki,nkj->nij', jac, jac)
+        hessian += _EYE6_TINY + 1e-6 * np.einsum('nii->n', hessian)[:, None, None] * _EYE6
+        step = -np.linalg.solve(hessian, np.einsum('nki,nk->ni', jac, res)[..., None])[..., 0]
+        rotation = rotation_matrices(step[:, :3]) @ rotation
+        translation = translation + step[:, 3:]
+    rotated = np.einsum('nij,mj->nmi', rotation, model) + translation[:, None, :]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        proj = rotated[..., :2] / rotated[..., 2:3]
+        rms: F64 = np.sqrt(np.sum(weights[..., None] * (proj - rays) ** 2, axis=(1, 2)) / count)
+    return rotation, translation, rms
+
+
 def estimate_head_poses(keypoints: NDArray[np.floating], confidence: NDArray[np.floating],
                         skeleton: str, camera: CameraModel, *, rectified: bool = False,
                         image_size: Optional[tuple[int, int]] = None,
@@ -196,8 +287,6 @@ def estimate_head_poses(keypoints: NDArray[np.floating], confidence: NDArray[np.
     :param min_points: fewer usable landmarks = no head pose.
     :return: the head poses (NaN where not found).
     """
-    import cv2
-
     n = len(keypoints)
     ids, model = face_model(skeleton)
     rotation = np.full((n, 3, 3), np.nan)
@@ -208,21 +297,16 @@ def estimate_head_poses(keypoints: NDArray[np.floating], confidence: NDArray[np.
                           image_size=image_size)                                   # (N, M, 2)
         usable = (np.asarray(confidence)[:, ids] >= min_confidence) & \
             np.isfinite(rays).all(axis=-1)
-        eye = np.eye(3)
-        rvecs = np.full((n, 3), np.nan)
-        for i in np.flatnonzero(usable.sum(axis=1) >= max(min_points, 3)):
-            use = usable[i]
-            try:
-                ok, rvec, tvec = cv2.solvePnP(model[use], rays[i, use], eye, None,
-                                              flags=cv2.SOLVEPNP_SQPNP)
-            except cv2.error:  # degenerate configuration (e.g. collinear landmarks)
-                continue
-            if ok and tvec[2, 0] > 0:
-                valid[i] = True
-                rvecs[i] = rvec[:, 0]
-                translation[i] = tvec[:, 0]
-        if valid.any():
-            rotation[valid] = rotation_matrices(rvecs[valid])
+        fit = usable.sum(axis=1) >= max(min_points, 4)
+        if fit.any():
+            r, t, rms = solve_pnp(model, rays[fit], usable[fit].astype(np.float64))
+            # In front of the camera, converged (a face's landmarks reproject within a
+            # few percent of its size; a failed fit does not).
+            ok = np.isfinite(rms) & (t[:, 2] > 0) & np.isfinite(r).all(axis=(1, 2)) & \
+                (rms < 0.1 * np.linalg.norm(model, axis=1).max() / np.maximum(t[:, 2], 1e-9))
+            index = np.flatnonzero(fit)[ok]
+            valid[index] = True
+            rotation[index], translation[index] = r[ok], t[ok]
     ypr = np.full((n, 3), np.nan)
     direction = np.full((n, 3), np.nan)
     attention = np.full(n, np.nan)
