@@ -239,7 +239,8 @@ class Pipeline:
         self.cue_estimator: Optional[CueEstimator] = None
         if cues:
             self.cue_estimator = CueEstimator(
-                self.pose.skeleton.name, cues if isinstance(cues, CueConfig) else None)
+                self.pose.skeleton.name, cues if isinstance(cues, CueConfig)
+                else CueConfig(default_hfov_deg=assumed_hfov_deg))
         #: The cues of the last call (None without ``cues``).
         self.last_cues: Optional[Cues] = None
 

@@ -147,3 +147,13 @@ def test_rodrigues_matches_opencv() -> None:
     expected = np.array([cv2.Rodrigues(r)[0] for r in rvecs])
     assert np.allclose(rotation_matrices(rvecs), expected, atol=1e-12)
     assert np.allclose(rotation_matrices(np.zeros((1, 3))), np.eye(3))
+
+
+def test_an_uncalibrated_camera_falls_back_to_the_default_field_of_view(
+        camera: CameraModel) -> None:
+    rng = np.random.default_rng(6)
+    poses = observe(pose_person(Person3D((0.0, 0.35, 1.3)))[None], camera, rng)
+    uncalibrated = CameraModel(width=640, height=480, k=np.zeros((3, 3)))
+    cues = CueEstimator('coco_wholebody')(poses, 0, camera=uncalibrated)
+    assert cues.intrinsics_assumed and cues.has_head_pose[0]
+    assert abs(np.degrees(cues.head_ypr_rad[0, 0])) < 6

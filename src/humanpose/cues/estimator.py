@@ -31,6 +31,7 @@ from humanpose.cues.state import CueMemory
 from humanpose.cues.types import SIDE_LEFT, SIDE_NONE, SIDE_RIGHT, Cues
 from humanpose.cues.waving import WaveConfig, detect_oscillation, wave_signal
 from humanpose.errors import InvalidInputError
+from humanpose.pose3d import check_intrinsics
 from humanpose.skeletons import get_skeleton
 from humanpose.types import CameraModel, Poses
 
@@ -124,10 +125,16 @@ class CueEstimator:
         """Forget tracks that ended."""
         self.memory.forget(ids)
 
-    def _camera(self, camera: Optional[CameraModel],
-                image_size: Optional[tuple[int, int]]) -> tuple[CameraModel, bool]:
+    def _camera(self, camera: Optional[CameraModel], image_size: Optional[tuple[int, int]],
+                rectified: bool) -> tuple[CameraModel, bool]:
         if camera is not None:
-            return camera, False
+            try:
+                check_intrinsics(camera, rectified)
+                return camera, False
+            except InvalidInputError:
+                if image_size is None:  # an uncalibrated camera_info: use its size
+                    image_size = (camera.width, camera.height)
+                camera = None
         if image_size is None:
             raise InvalidInputError('cues need the camera model or at least the image size '
                                     '(image_size=(width, height)) for the head pose')
@@ -147,8 +154,9 @@ class CueEstimator:
         :param poses: results of one image (ids from tracking for the temporal cues; 3D
             keypoints for distance, 3D rays and pointing targets).
         :param stamp_ns: the image stamp, nanoseconds (time of the temporal cues).
-        :param camera: camera model of the image; None = :func:`default_intrinsics` of
-            ``image_size`` (the result says ``intrinsics_assumed``).
+        :param camera: camera model of the image; None (or one whose matrix cannot turn
+            pixels into rays, e.g. an uncalibrated camera_info) = :func:`default_intrinsics`
+            of ``image_size`` (the result says ``intrinsics_assumed``).
         :param image_size: (width, height) of the image.
         :param rectified: the keypoints are pixels of the rectified image.
         :raises InvalidInputError: poses of another skeleton, or neither camera nor size.
@@ -157,7 +165,7 @@ class CueEstimator:
             raise InvalidInputError(f'cue estimator for {self.skeleton} got poses of '
                                     f'{poses.skeleton}; create it with the pipeline skeleton')
         cfg = self.config
-        cam, assumed = self._camera(camera, image_size)
+        cam, assumed = self._camera(camera, image_size, rectified)
         n = len(poses)
         if n == 0:
             self.memory.update((), stamp_ns, np.zeros((0, 2)), np.zeros((0, 2), bool),

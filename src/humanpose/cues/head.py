@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humanpose.lift3d import pixel_rays
+from humanpose.pose3d import assumed_camera, DEFAULT_HFOV_DEG as POSE3D_DEFAULT_HFOV_DEG
 from humanpose.skeletons import get_skeleton
 from humanpose.types import CameraModel
 
@@ -89,8 +90,8 @@ FACING_CAMERA = np.array([[0.0, 1.0, 0.0],
 
 _EYE3 = np.eye(3)
 
-#: Horizontal field of view assumed without camera_info (a common webcam / RGB-D colour).
-DEFAULT_HFOV_DEG = 60.0
+#: Horizontal field of view assumed without camera_info: the one monocular 3D assumes.
+DEFAULT_HFOV_DEG = POSE3D_DEFAULT_HFOV_DEG
 
 
 @lru_cache(maxsize=None)
@@ -116,9 +117,7 @@ def default_intrinsics(width: int, height: int, hfov_deg: float = DEFAULT_HFOV_D
     :param height: image height, pixels.
     :param hfov_deg: horizontal field of view, degrees.
     """
-    f = (width / 2.0) / np.tan(np.radians(hfov_deg) / 2.0)
-    return CameraModel.from_intrinsics(width, height, f, f, (width - 1) / 2.0,
-                                       (height - 1) / 2.0)
+    return assumed_camera(width, height, hfov_deg)
 
 
 def rotation_matrices(rvecs: F64) -> F64:

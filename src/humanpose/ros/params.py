@@ -158,8 +158,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'predicted body, else takes the predicted depth (hands in front, holes).',
        min_value=0.01, max_value=2.0, group='3d'),
     _p('assumed_hfov_deg', float, 60.0,
-       'Monocular 3D without (usable) camera_info: horizontal field of view assumed, '
-       'degrees; HumanPoseArray.intrinsics_assumed says so.', min_value=10.0,
+       'Monocular 3D and the head poses of the cues without (usable) camera_info: '
+       'horizontal field of view assumed, degrees; HumanPoseArray.intrinsics_assumed and '
+       'HumanCuesArray.intrinsics_assumed say so.', min_value=10.0,
        max_value=170.0, group='3d'),
     # Tracking.
     _p('tracking', bool, True, 'Give people stable ids (HumanPose.id); false = empty ids.',
@@ -186,10 +187,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('cues', bool, True,
        'Publish humans/cues (HumanCuesArray: head pose, attention, pointing, raised hands, '
        'hand states, waving, engagement per person) and cue markers.', group='cues'),
-    _p('cues_default_hfov_deg', float, 60.0,
-       'Horizontal field of view, degrees, assumed for head poses without camera_info '
-       '(HumanCuesArray.intrinsics_assumed says so); use_camera_info gives the real one.',
-       min_value=10.0, max_value=170.0, group='cues'),
     _p('cues_looking_max_deg', float, 25.0,
        'looking_at_camera up to this angle, degrees, between the face direction and the '
        'line from the head to the camera.', min_value=1.0, max_value=90.0, group='cues'),
@@ -301,7 +298,6 @@ class NodeConfig:
     track_publish_tentative: bool
     track_publish_lost: bool
     cues: bool
-    cues_default_hfov_deg: float
     cues_looking_max_deg: float
     cues_engaged_min_s: float
     cues_engaged_max_distance_m: float
@@ -452,7 +448,7 @@ def cue_config(config: NodeConfig) -> CueConfig:
     """Return the cue thresholds of the node configuration."""
     return CueConfig(
         keypoint_threshold=config.keypoint_threshold,
-        default_hfov_deg=config.cues_default_hfov_deg,
+        default_hfov_deg=config.assumed_hfov_deg,
         looking_max_deg=config.cues_looking_max_deg, engaged_min_s=config.cues_engaged_min_s,
         engaged_max_distance_m=config.cues_engaged_max_distance_m,
         hand_raised_margin=config.cues_hand_raised_margin,
