@@ -1,6 +1,6 @@
 """What a robot wants to know about each person: attention, pointing, raised hands, waving.
 
-Pure NumPy (plus OpenCV's PnP solver), vectorised over people, no ROS::
+Pure NumPy, vectorised over people (only the per-track memory loops over ids), no ROS::
 
     from humanpose.cues import CueEstimator
     estimator = CueEstimator('coco_wholebody')
