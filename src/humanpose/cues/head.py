@@ -129,8 +129,7 @@ def rotation_matrices(rvecs: F64) -> F64:
     zero = np.zeros_like(kx)
     cross = np.stack([np.stack([zero, -kz, ky], -1), np.stack([kz, zero, -kx], -1),
                       np.stack([-ky, kx, zero], -1)], -2)
-    eye = np.broadcast_to(_EYE3, cross.shape)
-    out: F64 = eye + np.sin(theta) * cross + (1.0 - np.cos(theta)) * (cross @ cross)
+    out: F64 = _EYE3 + np.sin(theta) * cross + (1.0 - np.cos(theta)) * (cross @ cross)
     return out
 
 
