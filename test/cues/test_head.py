@@ -157,3 +157,21 @@ def test_an_uncalibrated_camera_falls_back_to_the_default_field_of_view(
     cues = CueEstimator('coco_wholebody')(poses, 0, camera=uncalibrated)
     assert cues.intrinsics_assumed and cues.has_head_pose[0]
     assert abs(np.degrees(cues.head_ypr_rad[0, 0])) < 6
+
+
+def test_three_gauss_newton_steps_have_converged(camera: CameraModel) -> None:
+    from humanpose.cues.head import solve_pnp
+    from humanpose.lift3d import pixel_rays
+    rng = np.random.default_rng(8)
+    ids, model = face_model('coco_wholebody')
+    people = [pose_person(Person3D((rng.uniform(-1, 1), 0.3, rng.uniform(1, 3))),
+                          head_ypr=np.radians([yaw, pitch, rng.uniform(-20, 20)]),
+                          face_scale=1.05, face_jitter_m=0.002, rng=rng)
+              for yaw in range(-70, 71, 10) for pitch in (-30, 0, 30)]
+    poses = observe(np.stack(people), camera, rng, noise_px=1.0)
+    rays = pixel_rays(poses.keypoints[:, ids], camera)
+    weights = np.ones(rays.shape[:2])
+    default, _, rms = solve_pnp(model, rays, weights)
+    converged, _, _ = solve_pnp(model, rays, weights, iterations=20)
+    change = np.degrees(np.abs(yaw_pitch_roll(default) - yaw_pitch_roll(converged)))
+    assert change.max() < 0.2 and np.all(rms < 0.01)

@@ -223,7 +223,7 @@ def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     return rotation, translation
 
 
-def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 5
+def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
               ) -> tuple[F64, F64, F64]:
     """Head poses of N people at once: the maximum-likelihood perspective-n-point fit.
 
@@ -234,7 +234,8 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 5
     :param model: (M, 3) landmark positions in the head frame, metres.
     :param rays: (N, M, 2) normalised image coordinates (x/z, y/z) of the landmarks.
     :param weights: (N, M) 1 where a landmark is usable, 0 where not.
-    :param iterations: Gauss-Newton steps (faces converge in 3-5).
+    :param iterations: Gauss-Newton steps (from the weak-perspective start, faces converge
+        in 2-3: more change the angles by less than 0.2 degree, tested).
     :return: rotations (N, 3, 3) head -> camera, translations (N, 3) metres, and the
         RMS reprojection error (N,) in normalised units.
     """
