@@ -235,7 +235,7 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
     :param rays: (N, M, 2) normalised image coordinates (x/z, y/z) of the landmarks.
     :param weights: (N, M) 1 where a landmark is usable, 0 where not.
     :param iterations: Gauss-Newton steps (from the weak-perspective start, faces converge
-        in 2-3: more change the angles by less than 0.2 degree, tested).
+        in 2-3: more change the angles by less than half a degree, tested).
     :return: rotations (N, 3, 3) head -> camera, translations (N, 3) metres, and the
         RMS reprojection error (N,) in normalised units.
     """
