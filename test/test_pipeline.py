@@ -76,7 +76,7 @@ def test_pipeline_with_detector_finds_everyone(pose_model, detector_model):
     # External boxes replace the detector; no boxes and no detector = whole image.
     assert len(pipe(scene.image, boxes=scene.boxes[:2])) == 2
     whole = Pipeline(pose_model, backend='onnxruntime-cpu')(scene.image)
-    np.testing.assert_array_equal(whole.boxes, [[0, 0, 1279, 719]])
+    np.testing.assert_array_equal(whole.boxes, [[0, 0, 1280, 720]])  # MMPose: [0, 0, w, h]
 
 
 def test_one_backend_call_for_all_people(pose_model, monkeypatch):

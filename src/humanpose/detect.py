@@ -13,6 +13,7 @@ Only the person class is kept; boxes are mapped back to the image and clipped.
 from __future__ import annotations
 
 from pathlib import Path
+import threading
 import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -20,9 +21,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humanpose.backends.base import BackendOptions, InferenceBackend, create_backend
-from humanpose.errors import ModelLoadError
+from humanpose.errors import ClosedError, ModelLoadError
 from humanpose.models.card import ModelCard, resolve_card
-from humanpose.preprocess import check_image, letterbox, normalise
+from humanpose.preprocess import check_color, check_image, letterbox, normalise
 from humanpose.types import Detections
 
 F32 = NDArray[np.float32]
@@ -117,7 +118,10 @@ class PersonDetector:
                  options: Optional[BackendOptions] = None, score_threshold: float = 0.5,
                  iou_threshold: float = 0.65, max_people: int = 20,
                  backend_instance: Optional[InferenceBackend] = None) -> None:
-        self.model_path = Path(model)
+        from humanpose.pipeline import model_path
+        self.model_path = model_path(model, 'the detector model')
+        self._lock = threading.Lock()
+        self._closed = False
         if backend_instance is None and not self.model_path.is_file():
             raise ModelLoadError(f'detector model not found: {self.model_path}')
         self.backend = backend_instance or create_backend(self.model_path, backend, options)
@@ -143,21 +147,34 @@ class PersonDetector:
         :param image: (H, W, 3) uint8.
         :param color: ``bgr`` or ``rgb`` (order of ``image``).
         :return: person boxes in image pixels, clipped, highest score first.
+        :raises ClosedError: the detector was closed.
         """
         image = check_image(image)
+        color = check_color(color)
+        with self._lock:
+            if self._closed:
+                raise ClosedError(f'this PersonDetector ({self.model_path.name}) was closed; '
+                                  'create a new one')
+            return self._detect_locked(image, color)
+
+    def _detect_locked(self, image: NDArray[np.uint8], color: str) -> Detections:
+        from humanpose.pipeline import run_model
+
         head = self.card.head
         canvas, ratio = letterbox(image, self.card.input_size, int(head.get('pad_value', 114)),
                                   out=self._canvas)
         swap = (color.lower() == 'bgr') != (self.card.color == 'bgr')
         normalise(canvas[None], self._mean, self._inv_std, swap, self._batch)
         start = time.perf_counter()
-        outputs = self.backend.run({self.input_name: self._batch})
+        outputs = run_model(self.backend, lambda: self.backend.run({self.input_name: self._batch}),
+                            self.model_path, 1)
         self.last_network_s = time.perf_counter() - start
         boxes, scores = self._parse(outputs)
         keep = scores >= self.score_threshold
         boxes, scores = boxes[keep] / np.float32(ratio), scores[keep]
         h, w = image.shape[:2]
-        boxes = np.clip(boxes, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
+        # MMDetection's convention: detector boxes are clipped to [0, W] x [0, H].
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores = boxes[valid], scores[valid]
         order = nms(boxes, scores, self.iou_threshold)[:self.max_people]
@@ -178,4 +195,8 @@ class PersonDetector:
                             tuple(head.get('strides', (8, 16, 32))), person)
 
     def close(self) -> None:
-        self.backend.close()
+        """Release the backend; later calls raise ClosedError (closing twice is fine)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.backend.close()

@@ -42,3 +42,11 @@ class BagError(HumanPoseError):
 
 class EvaluationError(HumanPoseError):
     """Annotations or results for keypoint evaluation are unreadable or do not fit together."""
+
+
+class InferenceError(HumanPoseError):
+    """A loaded model failed while running (the runtime's own error is chained)."""
+
+
+class ClosedError(HumanPoseError, RuntimeError):
+    """A PoseEstimator, PersonDetector or Pipeline was used after ``close()``."""

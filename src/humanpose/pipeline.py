@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
+import math
+from os import PathLike
 from pathlib import Path
+import threading
 import time
 from typing import Any, Iterator, Optional, Union
 
@@ -29,11 +32,13 @@ from humanpose.backends.base import (BackendOptions, InferenceBackend, create_ba
 from humanpose.cues import CueConfig, CueEstimator, Cues
 from humanpose.decode import check_head_outputs, decode_pose
 from humanpose.detect import PersonDetector
-from humanpose.errors import InvalidInputError, ModelLoadError
+from humanpose.errors import (ClosedError, HumanPoseError, InferenceError, InvalidInputError,
+                              ModelLoadError)
 from humanpose.filters import PoseSmoother, SmootherConfig
 from humanpose.pose3d import DEFAULT_HFOV_DEG, poses_with_3d, REFERENCE_HEIGHT_M, resolve_source
 from humanpose.models.card import ModelCard, resolve_card
-from humanpose.preprocess import CropBatcher, check_boxes, check_image, crop_to_image
+from humanpose.preprocess import (CropBatcher, check_box_scores, check_boxes, check_color,
+                                  check_image, crop_to_image, whole_image_box)
 from humanpose.skeletons import get_skeleton
 from humanpose.track import (DetectorScheduler, Tracker, TrackerConfig, boxes_from_keypoints,
                              suppress_duplicates)
@@ -63,8 +68,56 @@ class StageTimer:
             self.last[name] = self.last.get(name, 0.0) + time.perf_counter() - start
 
 
+def model_path(model: object, what: str) -> Path:
+    """Return ``model`` as a Path, or raise a clear error for None and non-paths.
+
+    :raises InvalidInputError: ``model`` is not a str or os.PathLike (e.g. None).
+    """
+    if isinstance(model, bool) or not isinstance(model, (str, PathLike)):
+        raise InvalidInputError(f'{what} must be a model file path (str or Path), got '
+                                f'{model!r}; pass e.g. "rtmw-m.onnx"')
+    return Path(model)
+
+
+def run_model(backend: InferenceBackend, run: Any, model: Path, count: int) -> Any:
+    """Call ``run()`` (a backend call) and turn a runtime failure into :class:`InferenceError`.
+
+    The runtimes (ONNX Runtime, TensorRT) raise their own exception types; a model that
+    fails while running is named with the batch it failed on.
+    """
+    try:
+        return run()
+    except HumanPoseError:
+        raise
+    except Exception as err:
+        detail = ' '.join(str(err).split())[:300]
+        raise InferenceError(
+            f'{model.name} failed while running on {backend.name} ({count} input(s)): '
+            f'{type(err).__name__}: {detail}. Check that the model file is complete and that '
+            'its card matches it') from err
+
+
+def check_count(value: object, name: str, low: int = 1) -> int:
+    """Return ``value`` if it is an integer >= ``low``, else raise InvalidInputError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidInputError(f'{name} must be an integer >= {low}, got {value!r}')
+    return int(value)
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` if it is a number in [0, 1], else raise InvalidInputError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
+            math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise InvalidInputError(f'{name} must be a number in [0, 1], got {value!r}')
+    return float(value)
+
+
 class PoseEstimator:
     """A top-down pose network: people boxes in, keypoints in image pixels out.
+
+    Thread-safe: calls from several threads (ROS executors, web servers) run one at a
+    time (the crop buffer and the backend are shared). Calls after :meth:`close` raise
+    :class:`~humanpose.errors.ClosedError`.
 
     :param model: ONNX (or TensorRT engine) path.
     :param card: model card (object, dict, YAML path or built-in name); None = embedded in
@@ -79,7 +132,9 @@ class PoseEstimator:
     def __init__(self, model: Union[str, Path], card: Any = None, backend: str = 'auto',
                  options: Optional[BackendOptions] = None,
                  backend_instance: Optional[InferenceBackend] = None) -> None:
-        self.model_path = Path(model)
+        self.model_path = model_path(model, 'the pose model')
+        self._lock = threading.Lock()
+        self._closed = False
         if backend_instance is None and not self.model_path.is_file():
             raise ModelLoadError(f'pose model not found: {self.model_path}; pass the path of an '
                                  'ONNX file, or see `humanpose models list`')
@@ -118,24 +173,34 @@ class PoseEstimator:
         :raises InvalidInputError: bad image or boxes (the message says which and why).
         """
         image = check_image(image)
-        h, w = image.shape[:2]
-        if boxes is None:
-            boxes = np.array([[0, 0, w - 1, h - 1]], np.float32)
-        checked = check_boxes(np.asarray(boxes), image.shape)
-        scores = (np.ones(len(checked), np.float32) if box_scores is None
-                  else np.asarray(box_scores, np.float32).reshape(-1))
+        color = check_color(color)
+        checked = check_boxes(whole_image_box(image.shape) if boxes is None else boxes,
+                              image.shape)
+        scores = check_box_scores(box_scores, len(checked))
         return self.estimate_checked(image, checked, scores, color)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f'this PoseEstimator ({self.model_path.name}) was closed; create '
+                              'a new one')
 
     def estimate_checked(self, image: NDArray[np.uint8], boxes: F32, box_scores: F32,
                          color: str = 'bgr') -> Poses:
-        """:meth:`estimate` for an already validated image and clipped boxes."""
+        """:meth:`estimate` for an already validated image, boxes and colour order."""
+        with self._lock:
+            self._check_open()
+            return self._estimate_locked(image, boxes, box_scores, color)
+
+    def _estimate_locked(self, image: NDArray[np.uint8], boxes: F32, box_scores: F32,
+                         color: str) -> Poses:
         k = self.skeleton.num_keypoints
         if len(boxes) == 0:
             return Poses.empty(self.skeleton.name, k)
         with self.timer.stage('crop'):
             batch, centers, scales = self._batcher(image, boxes, color)
         with self.timer.stage('infer'):
-            outputs = run_batched(self.backend, self.input_name, batch)
+            outputs = run_model(self.backend, lambda: run_batched(
+                self.backend, self.input_name, batch), self.model_path, len(batch))
         with self.timer.stage('decode'):
             decoded = decode_pose(
                 {k: np.asarray(v, np.float32) for k, v in outputs.items()}, self.card.head,
@@ -147,7 +212,11 @@ class PoseEstimator:
                      relative_depth_confidence=decoded.relative_depth_confidence)
 
     def close(self) -> None:
-        self.backend.close()
+        """Release the backend; later calls raise ClosedError (closing twice is fine)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.backend.close()
 
 
 class Pipeline:
@@ -193,6 +262,9 @@ class Pipeline:
         waving, engagement) of every person: True or a :class:`~humanpose.cues.CueConfig`;
         each call's cues are in :attr:`last_cues`. The tracker then runs internally so
         that waving and engagement have track ids.
+
+    Thread-safe: calls from several threads run one at a time (tracker, smoother and
+    networks keep per-run state). Calls after :meth:`close` raise ClosedError.
     """
 
     def __init__(self, pose: Union[str, Path, PoseEstimator],
@@ -208,8 +280,12 @@ class Pipeline:
                  fusion_tolerance_m: float = 0.15,
                  assumed_hfov_deg: float = DEFAULT_HFOV_DEG,
                  cues: Union[bool, CueConfig] = False) -> None:
-        if detect_every < 1:
-            raise InvalidInputError(f'detect_every must be >= 1, got {detect_every}')
+        check_count(detect_every, 'detect_every')
+        check_count(max_people, 'max_people')
+        check_fraction(score_threshold, 'score_threshold')
+        check_fraction(iou_threshold, 'iou_threshold')
+        self._lock = threading.RLock()
+        self._closed = False
         self.pose = (pose if isinstance(pose, PoseEstimator)
                      else PoseEstimator(pose, pose_card, backend, options))
         if detector is None or isinstance(detector, PersonDetector):
@@ -265,7 +341,16 @@ class Pipeline:
     def set_thresholds(self, score_threshold: Optional[float] = None,
                        iou_threshold: Optional[float] = None,
                        max_people: Optional[int] = None) -> None:
-        """Change detection thresholds at run time."""
+        """Change detection thresholds at run time.
+
+        :raises InvalidInputError: a threshold outside [0, 1] or max_people < 1.
+        """
+        if score_threshold is not None:
+            check_fraction(score_threshold, 'score_threshold')
+        if iou_threshold is not None:
+            check_fraction(iou_threshold, 'iou_threshold')
+        if max_people is not None:
+            check_count(max_people, 'max_people')
         if max_people is not None:
             self.max_people = max_people
         if self.detector is None:
@@ -279,15 +364,13 @@ class Pipeline:
 
     def set_detect_every(self, every: int) -> None:
         """Change the detector schedule at run time (ids are kept)."""
-        if every < 1:
-            raise InvalidInputError(f'detect_every must be >= 1, got {every}')
+        check_count(every, 'detect_every')
         self.scheduler = DetectorScheduler(every)
 
     def _people_boxes(self, image: NDArray[np.uint8], stamp_ns: int, color: str) -> Detections:
         h, w = image.shape[:2]
         if self.detector is None:
-            return Detections(np.array([[0, 0, w - 1, h - 1]], np.float32),
-                              np.ones(1, np.float32))
+            return Detections(whole_image_box(image.shape), np.ones(1, np.float32))
         due = self.scheduler.should_detect(track_lost=bool(self.tracker.lost_this_frame))
         # The tracked people's predicted poses are needed only between detector runs.
         previous = (self.tracker.predict(stamp_ns) if self.uses_tracker and not due
@@ -321,16 +404,28 @@ class Pipeline:
         :param depth_encoding: encoding of ``depth`` (None = from its dtype).
         :return: poses in image pixels (+ ids, + 3D from the source ``pose3d_source``
             selects, with ``source_3d`` and ``residual_3d`` per person).
+        :raises InvalidInputError: bad image, colour order, boxes, scores or depth.
+        :raises ClosedError: the pipeline was closed.
         """
+        with self._lock:
+            if self._closed:
+                raise ClosedError('this Pipeline was closed; create a new one')
+            return self._call_locked(image, boxes, color, stamp_ns, box_scores, depth, camera,
+                                     depth_encoding)
+
+    def _call_locked(self, image: NDArray[np.uint8], boxes: Optional[NDArray[np.generic]],
+                     color: str, stamp_ns: Optional[int],
+                     box_scores: Optional[NDArray[np.generic]],
+                     depth: Optional[NDArray[np.generic]], camera: Optional[CameraModel],
+                     depth_encoding: Optional[str]) -> Poses:
         self.timer.reset()
         image = check_image(image)
+        color = check_color(color)
         if stamp_ns is None:
             stamp_ns = self._frame * 1_000_000_000 // 30
         if boxes is not None:
-            checked = check_boxes(np.asarray(boxes), image.shape)
-            scores = (np.ones(len(checked), np.float32) if box_scores is None
-                      else np.asarray(box_scores, np.float32).reshape(-1))
-            people = Detections(checked, scores)
+            checked = check_boxes(boxes, image.shape)
+            people = Detections(checked, check_box_scores(box_scores, len(checked)))
         else:
             people = self._people_boxes(image, stamp_ns, color)
         order = np.argsort(-people.scores, kind='stable')[:self.max_people]
@@ -372,6 +467,11 @@ class Pipeline:
         return cues if self.tracking else replace(cues, ids=())
 
     def close(self) -> None:
-        self.pose.close()
-        if self.detector is not None:
-            self.detector.close()
+        """Release both networks; later calls raise ClosedError (closing twice is fine)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.pose.close()
+            if self.detector is not None:
+                self.detector.close()

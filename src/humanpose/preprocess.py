@@ -45,16 +45,40 @@ def check_image(image: NDArray[np.generic], name: str = 'image') -> U8:
     return np.ascontiguousarray(image)
 
 
+#: Colour orders an input image may have.
+COLORS = ('bgr', 'rgb')
+
+
+def check_color(color: object) -> str:
+    """Return ``color`` lower-cased if it is a colour order humanpose reads.
+
+    :raises InvalidInputError: anything but ``bgr`` or ``rgb`` (e.g. ``hsv``).
+    """
+    text = color.lower() if isinstance(color, str) else color
+    if text not in COLORS:
+        raise InvalidInputError(f'color must be one of {", ".join(COLORS)} (the channel order '
+                                f'of the image), got {color!r}; convert the image first')
+    return str(text)
+
+
 def check_boxes(boxes: NDArray[np.generic], image_shape: tuple[int, ...]) -> F32:
-    """Validate user-given person boxes (x_min, y_min, x_max, y_max) and clip them to the image.
+    """Validate user-given person boxes (x_min, y_min, x_max, y_max).
+
+    Boxes are used as given, also where they reach past the image edge: MMPose (and
+    rtmlib) crop the box as it is, the part outside the image is black. Clipping it would
+    move the box centre and change the keypoints.
 
     :param boxes: (N, 4) pixels.
     :param image_shape: (H, W, ...) of the image the boxes belong to.
-    :return: (N, 4) float32 boxes clipped to the image.
-    :raises InvalidInputError: wrong shape, NaN/Inf, zero or negative area, or a box
-        entirely outside the image.
+    :return: (N, 4) float32 boxes.
+    :raises InvalidInputError: not numbers, wrong shape, NaN/Inf, zero or negative area,
+        or a box entirely outside the image.
     """
-    arr = np.asarray(boxes, dtype=np.float32)
+    try:
+        arr = np.array(boxes, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f'boxes must be numbers, (N, 4) as x_min, y_min, x_max, y_max; '
+                                f'got {str(boxes)[:80]} ({err})') from None
     if arr.size == 0:
         return np.zeros((0, 4), np.float32)
     if arr.ndim == 1 and arr.shape[0] == 4:
@@ -72,12 +96,42 @@ def check_boxes(boxes: NDArray[np.generic], image_shape: tuple[int, ...]) -> F32
         i = int(np.argmax(flat))
         raise InvalidInputError(f'box {i} has zero or negative area: {arr[i].tolist()} '
                                 '(expected x_min < x_max and y_min < y_max)')
-    outside = (arr[:, 2] < 0) | (arr[:, 3] < 0) | (arr[:, 0] > w - 1) | (arr[:, 1] > h - 1)
+    outside = (arr[:, 2] <= 0) | (arr[:, 3] <= 0) | (arr[:, 0] >= w) | (arr[:, 1] >= h)
     if outside.any():
         i = int(np.argmax(outside))
         raise InvalidInputError(f'box {i} {arr[i].tolist()} lies entirely outside the '
                                 f'{w}x{h} image')
-    return np.clip(arr, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
+    return np.ascontiguousarray(arr)
+
+
+def check_box_scores(scores: Optional[NDArray[np.generic]], count: int) -> F32:
+    """Return one finite person score in [0, 1] per box (1 where ``scores`` is None).
+
+    :raises InvalidInputError: not numbers, another count than the boxes, NaN, or out of
+        [0, 1].
+    """
+    if scores is None:
+        return np.ones(count, np.float32)
+    try:
+        arr = np.array(scores, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f'box scores must be numbers, got {str(scores)[:80]} ({err})'
+                                ) from None
+    if len(arr) != count:
+        raise InvalidInputError(f'{count} boxes but {len(arr)} box scores; give one score per '
+                                'box')
+    bad = ~(np.isfinite(arr) & (arr >= 0) & (arr <= 1))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidInputError(f'box score {i} is {arr[i]}; person scores must be finite, in '
+                                '[0, 1]')
+    return arr
+
+
+def whole_image_box(image_shape: tuple[int, ...]) -> F32:
+    """Return the box of the whole image, (1, 4) ``[0, 0, W, H]`` (MMPose's and rtmlib's)."""
+    h, w = image_shape[:2]
+    return np.array([[0, 0, w, h]], np.float32)
 
 
 def boxes_to_center_scale(boxes: F32, padding: float = 1.25) -> tuple[F32, F32]:
