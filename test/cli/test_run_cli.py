@@ -260,7 +260,7 @@ def test_ctrl_c_keeps_what_was_written(tmp_path: Path, video: tuple[Path, list[A
 @pytest.mark.parametrize(('extra', 'message'), [
     (['--boxes', '{boxes}'], 'not valid JSON'),
     (['--depth-topic', '/depth'], '--depth-topic only apply to rosbag2'),
-    (['--every', '0'], '--every must be >= 1'),
+    (['--every', '0'], '--every must be an integer >= 1'),
 ])
 def test_bad_options_and_files_are_one_line_errors(
         tmp_path: Path, video: tuple[Path, list[Any]], pose_model: Path, extra: list[str],

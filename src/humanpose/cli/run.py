@@ -32,6 +32,12 @@ head type simcc3d) every frame gets monocular 3D, placed with the bag's camera_i
 (--camera-info-topic) or else an assumed field of view (--hfov, flagged in the messages);
 with a depth topic too, fused 3D. A 2D network gets 3D from a depth topic only.
 
+Outputs are written under temporary names and renamed into place at the end, so an
+earlier run's results are replaced only by a run that wrote at least one frame
+(--overwrite replaces only files humanpose wrote). --on-error skip skips unreadable
+images, video frames and bag messages (and frames the pipeline rejects), lists each on
+stderr, and exits 3 when any was skipped.
+
 --boxes BOXES.json replaces the detector: a mapping image id -> [[x0, y0, x1, y1(, score)],
 ...] or COCO detections [{"image_id", "bbox": [x, y, w, h], "score"}] (see
 humanpose.io.coco). Frames without an entry have no people.
@@ -41,12 +47,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
-import shutil
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
-from humanpose.errors import InvalidInputError, ModelLoadError
+from humanpose.errors import HumanPoseError, InvalidInputError, ModelLoadError
+from humanpose.io.outputs import (OutputSpec, StagedOutputs, is_bag_dir, is_plain_file,
+                                  is_results_json)
 from humanpose.io.sources import SourceFrame
 from humanpose.types import Poses
 
@@ -57,6 +65,51 @@ JSON_NAME = 'poses.json'
 BAG_NAME = 'poses'
 VIDEO_NAME = 'poses.mp4'
 CUES_NAME = 'cues.json'
+#: The outputs of a run and how an earlier run's copy of each is recognised.
+OUTPUT_SPECS = (OutputSpec(JSON_NAME, is_results_json, 'COCO results file'),
+                OutputSpec(BAG_NAME, is_bag_dir, 'rosbag2 directory', directory=True),
+                OutputSpec(VIDEO_NAME, is_plain_file, 'video file'),
+                OutputSpec(CUES_NAME, is_results_json, 'cues file'))
+#: Exit code of a run that finished but skipped bad inputs (--on-error skip).
+EXIT_SKIPPED = 3
+
+
+class OptionRule(NamedTuple):
+    """A numeric option's valid range: ``low`` <= value (<= ``high``), finite."""
+
+    option: str
+    low: float
+    high: Optional[float]
+    integer: bool
+
+
+#: Numeric options of `humanpose run` and their ranges (None values are "not given").
+OPTION_RULES = (
+    OptionRule('every', 1, None, True),
+    OptionRule('max_frames', 1, None, True),
+    OptionRule('max_people', 1, 1000, True),
+    OptionRule('score_threshold', 0.0, 1.0, False),
+    OptionRule('fps', 1e-3, 1e4, False),
+)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Check the numeric options against :data:`OPTION_RULES`.
+
+    :raises InvalidInputError: the first option out of range (NaN and inf included).
+    """
+    for rule in OPTION_RULES:
+        value = getattr(args, rule.option, None)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and value >= rule.low and (
+            rule.high is None or value <= rule.high)
+        if not ok:
+            name = '--' + rule.option.replace('_', '-')
+            kind = 'an integer' if rule.integer else 'a number'
+            bound = (f'>= {rule.low:g}' if rule.high is None
+                     else f'in [{rule.low:g}, {rule.high:g}]')
+            raise InvalidInputError(f'{name} must be {kind} {bound}, got {value}')
 
 
 def add_parser(subparsers: Any) -> None:
@@ -79,7 +132,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument('--out', type=Path, default=Path('out'), metavar='DIR',
                         help='output directory (default: out)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace outputs of an earlier run in DIR')
+                        help='replace outputs of an earlier run in DIR (only files humanpose '
+                             'wrote; replaced when this run has written a frame)')
+    parser.add_argument('--on-error', choices=('stop', 'skip'), default='stop',
+                        help='stop (default): a bad input ends the run (exit 2); skip: skip '
+                             'unreadable images, video frames, bag messages and rejected '
+                             'frames, list them, go on (exit 3 if any was skipped)')
     parser.add_argument('--backend', default='auto',
                         help='auto, tensorrt, onnxruntime-cuda, onnxruntime-cpu')
     parser.add_argument('--every', type=int, default=1, metavar='N',
@@ -182,35 +240,15 @@ def _frame_inputs(args: argparse.Namespace) -> Callable[[SourceFrame], dict[str,
     return extras
 
 
-def _bag_like(path: Path) -> bool:
-    """Whether ``path`` is a directory an earlier run wrote (only bag files inside)."""
-    allowed = {'metadata.yaml', f'{path.name}.mcap', f'{path.name}.db3'}
-    return path.is_dir() and all(p.name in allowed for p in path.iterdir())
-
-
-def _prepare_outputs(out: Path, overwrite: bool) -> None:
-    """Create ``out``; refuse (or with ``overwrite`` remove) outputs of an earlier run."""
-    json_path, bag_path, video_path = out / JSON_NAME, out / BAG_NAME, out / VIDEO_NAME
-    existing = [p for p in (json_path, bag_path, video_path, out / CUES_NAME) if p.exists()]
-    if existing and not overwrite:
-        raise InvalidInputError(
-            f'{", ".join(str(p) for p in existing)} exist(s) from an earlier run; pass '
-            '--overwrite to replace them or choose another --out')
-    if bag_path.exists() and not _bag_like(bag_path):
-        raise InvalidInputError(f'{bag_path} exists and holds more than a rosbag2; not '
-                                'removing it. Move it away or choose another --out')
-    for path in existing:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-
 class _Outputs:
-    """The writers of one run; created after the source and models load, closed always."""
+    """The writers of one run; created after the source and models load, closed always.
+
+    They write staged files (:class:`~humanpose.io.outputs.StagedOutputs`): committed into
+    place by :meth:`finish` when at least one frame was written, else discarded.
+    """
 
     def __init__(self) -> None:
+        self.staged: Optional[StagedOutputs] = None
         self.coco: Any = None
         self.cues: Any = None
         self.bag: Any = None
@@ -224,16 +262,17 @@ class _Outputs:
         if self.bag is not None:
             self.bag.copy(connection, log_time_ns, raw)
 
-    def open(self, out: Path, skeleton: str, video: bool, fps: float,
+    def open(self, staged: StagedOutputs, skeleton: str, video: bool, fps: float,
              cues: bool = False) -> None:
         from humanpose.io.bags import PoseBagWriter
         from humanpose.io.coco import CocoResultsWriter
 
-        self.coco = CocoResultsWriter(out / JSON_NAME)
+        self.staged = staged
+        self.coco = CocoResultsWriter(staged.path(JSON_NAME))
         if cues:  # the same JSON-list streamer, one entry per person and frame
-            self.cues = CocoResultsWriter(out / CUES_NAME)
-        self.bag = PoseBagWriter(out / BAG_NAME, skeleton, cues=cues)
-        self.video_path = out / VIDEO_NAME if video else None
+            self.cues = CocoResultsWriter(staged.path(CUES_NAME))
+        self.bag = PoseBagWriter(staged.path(BAG_NAME), skeleton, cues=cues)
+        self.video_path = staged.path(VIDEO_NAME) if video else None
         self.video_fps = fps
 
     def write(self, frame: SourceFrame, poses: Poses, image_id: Any, frame_id: str,
@@ -270,6 +309,24 @@ class _Outputs:
             image = np.asarray(cv2.resize(image, self.video_size), np.uint8)
         self.video.write(image)
 
+    def finish(self, keep: bool) -> list[Path]:
+        """Close the writers, then commit the outputs (``keep``) or discard them.
+
+        :return: the committed paths ([] when discarded).
+        """
+        try:
+            self.close()
+        except BaseException:
+            if self.staged is not None:
+                self.staged.discard()
+            raise
+        if self.staged is None:
+            return []
+        if not keep:
+            self.staged.discard()
+            return []
+        return self.staged.commit()
+
     def close(self) -> None:
         """Close every writer that was opened, even if another one fails to close."""
         errors: list[BaseException] = []
@@ -282,6 +339,7 @@ class _Outputs:
                     writer.release()
                 else:
                     writer.close()
+                setattr(self, name, None)
             except Exception as err:  # keep closing the others
                 errors.append(err)
         if errors:
@@ -337,10 +395,7 @@ def main(args: argparse.Namespace) -> int:
     from humanpose.io.sources import open_source
     from humanpose.pipeline import Pipeline
 
-    if args.every < 1:
-        raise InvalidInputError(f'--every must be >= 1, got {args.every}')
-    if args.max_frames is not None and args.max_frames < 1:
-        raise InvalidInputError(f'--max-frames must be >= 1, got {args.max_frames}')
+    check_options(args)
     pose_path, pose_card = resolve_model(args.pose_model, 'pose')
     det_path, det_card = (resolve_model(args.det_model, 'detection') if args.det_model
                           else (None, None))
@@ -348,16 +403,24 @@ def main(args: argparse.Namespace) -> int:
     extras = _frame_inputs(args)
     # Keypoints of image_rect* topics are rectified pixels: 3D rays from P, not K + D.
     rectified = 'rect' in str(args.image_topic or '').rsplit('/', 1)[-1]
+    skipped: list[str] = []
+
+    def skip(what: str, err: Exception) -> None:
+        skipped.append(what)
+        print(f'humanpose run: skipped {what}: {" ".join(str(err).split())}', file=sys.stderr)
 
     outputs = _Outputs()
-    # Source and models load before earlier outputs are touched: bad input removes nothing.
+    # Source, models and outputs are checked before the first frame; earlier outputs are
+    # replaced only at the end, by a run that wrote at least one frame.
     source = open_source(args.source, fps=args.fps, image_topic=args.image_topic,
                          depth_topic=args.depth_topic, camera_info_topic=args.camera_info_topic,
-                         on_message=None if args.no_copy else outputs.copy)
+                         on_message=None if args.no_copy else outputs.copy,
+                         on_bad=skip if args.on_error == 'skip' else None)
     pipe: Any = None
     bar: Optional[Progress] = None
     frames = people = 0
     seen_ids: set[str] = set()
+    written: list[Path] = []
     try:
         print(f'source: {source.description}')
         pipe = Pipeline(pose_path, det_path, pose_card=args.pose_card or pose_card,
@@ -371,16 +434,24 @@ def main(args: argparse.Namespace) -> int:
         print(f'pose model: {pipe.pose.card.name} on {pipe.pose.backend_name}; '
               f'detector: {detector}')
         print(f'3D: {_describe_3d(pipe, args)}')
-        _prepare_outputs(args.out, args.overwrite)  # after everything that can fail early
-        outputs.open(args.out, pipe.skeleton, args.video, source.fps or 30.0, args.cues)
+        staged = StagedOutputs(args.out, OUTPUT_SPECS, args.overwrite)
+        outputs.open(staged, pipe.skeleton, args.video, source.fps or 30.0, args.cues)
         total = source.length
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total else args.max_frames
         bar = Progress('frames', total)
         for frame in source:
-            image_id = image_id_for(source.kind, frame.index, frame.name)
+            image_id = (frame.image_id if frame.image_id is not None
+                        else image_id_for(source.kind, frame.index, frame.name))
             seen_ids.update((str(image_id), frame.name))
-            poses = _estimate(pipe, frame, boxes, image_id, extras(frame))
+            try:
+                poses = _estimate(pipe, frame, boxes, image_id, extras(frame))
+            except HumanPoseError as err:
+                if args.on_error != 'skip':
+                    raise
+                skip(f'frame {frame.name}', err)
+                bar.update()
+                continue
             outputs.write(frame, poses, image_id, frame.frame_id or args.frame_id,
                           pipe.last_cues)
             frames += 1
@@ -392,21 +463,24 @@ def main(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close(f'frames: {frames} ({people} people)')
         try:
-            outputs.close()
+            written = outputs.finish(keep=frames > 0)
         finally:
             source.close()
             if pipe is not None:
                 pipe.close()
-        if outputs.coco is not None:
-            written = [str(args.out / JSON_NAME), str(args.out / BAG_NAME)]
-            if outputs.cues is not None:
-                written.append(str(args.out / CUES_NAME))
-            if outputs.video is not None:
-                written.append(str(args.out / VIDEO_NAME))
-            print(f'wrote {", ".join(written)} ({frames} frames)', file=sys.stdout)
+        if written:
+            print(f'wrote {", ".join(map(str, written))} ({frames} frames)', file=sys.stdout)
     if boxes is not None:
         unused = sorted(set(boxes.boxes) - seen_ids)
         if unused:
             print(f'note: {len(unused)} image id(s) of {args.boxes} matched no frame '
                   f'(e.g. {", ".join(unused[:5])})', file=sys.stderr)
+    if frames == 0:
+        kept = f'; earlier outputs in {args.out} are kept' if args.overwrite else ''
+        raise InvalidInputError(f'no frame of {args.source} could be processed '
+                                f'({len(skipped)} skipped); nothing was written{kept}')
+    if skipped:
+        print(f'humanpose run: {len(skipped)} bad input(s) skipped (listed above); results of '
+              f'the other {frames} frame(s) are in {args.out}', file=sys.stderr)
+        return EXIT_SKIPPED
     return 0

@@ -76,12 +76,30 @@ def _open_reader(path: Path) -> Any:
         reader = Reader(path)
         reader.open()
     except Exception as err:  # ReaderError, sqlite/mcap format errors, OSError
-        hint = ''
-        if path.is_file():
-            hint = (' (reading a single .mcap / .db3 file needs rosbags >= 0.11; pass the bag '
-                    'directory that holds it and its metadata.yaml, or pip install -U rosbags)')
-        raise BagError(f'cannot read rosbag2 {path}: {err}{hint}') from err
+        hint = 'the bag is damaged or incomplete (re-record or re-copy it)'
+        if path.is_file() and _rosbags_version() < (0, 11):
+            hint = ('reading a single .mcap / .db3 file needs rosbags >= 0.11; pass the bag '
+                    'directory that holds it and its metadata.yaml, or pip install -U rosbags')
+        # One line: YAML and MCAP errors span several lines and can quote the whole file.
+        detail = ' '.join(str(err).split())
+        if len(detail) > 200:
+            detail = detail[:200] + ' ...'
+        raise BagError(f'cannot read rosbag2 {path}: {detail}; {hint}') from err
     return reader
+
+
+def _rosbags_version() -> tuple[int, ...]:
+    """The installed rosbags version as integers ((0,) if unknown)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        text = version('rosbags')
+    except PackageNotFoundError:
+        return (0,)
+    parts = []
+    for piece in text.split('.')[:3]:
+        digits = ''.join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 def _describe_topics(topics: dict[str, str], types: Iterable[str]) -> str:
@@ -116,8 +134,10 @@ class BagSource(_SourceBase):
     :param on_message: called with (connection, bag time ns, raw CDR bytes) for every
         message read, in bag order, before frames are made of it.
     :param typestore: rosbags typestore to deserialise with (default Humble + ours).
+    :param on_bad: called with (what, error) for a colour image message that cannot be
+        read, which is then skipped (and not copied); None = the error ends the iteration.
     :raises BagError: unreadable bag, missing topic (the message lists the image topics
-        the bag has), or a topic of the wrong type.
+        the bag has), a topic of the wrong type, or an image topic without messages.
     """
 
     kind = 'bag'
@@ -125,11 +145,14 @@ class BagSource(_SourceBase):
     def __init__(self, path: Path, *, image_topic: Optional[str] = None,
                  depth_topic: Optional[str] = None, camera_info_topic: Optional[str] = None,
                  on_message: Optional[Callable[[Any, int, bytes], None]] = None,
-                 typestore: Any = None) -> None:
+                 typestore: Any = None, on_bad: Optional[Callable[[str, Exception], None]] = None
+                 ) -> None:
         from humanpose.ros.messages import build_typestore
 
         self.path = Path(path)
         self.on_message = on_message
+        self.on_bad = on_bad
+        self._camera_warned = False
         self.store = typestore if typestore is not None else build_typestore()
         self._reader = _open_reader(self.path)
         try:
@@ -139,6 +162,12 @@ class BagSource(_SourceBase):
             raise
         self.length = sum(c.msgcount for c in self._reader.connections
                           if c.topic == self.image_topic) or None
+        if self.length is None:
+            counts = ', '.join(f'{c.topic} ({c.msgcount})' for c in self._reader.connections
+                               if c.msgtype in IMAGE_TYPES)
+            self._reader.close()
+            raise BagError(f'{self.image_topic} in {self.path} has no messages; image topics '
+                           f'and their message counts: {counts}. Choose another --image-topic')
         self.fps = None
         extras = ''.join(f', {what} {topic}' for what, topic in (
             ('depth', self.depth_topic), ('camera_info', self.camera_info_topic)) if topic)
@@ -154,10 +183,19 @@ class BagSource(_SourceBase):
                        camera_info_topic: Optional[str]) -> None:
         topics = self.topics
         image_list = _describe_topics(topics, IMAGE_TYPES)
+        if image_topic is not None and image_topic == depth_topic:
+            raise BagError(f'--depth-topic and --image-topic are both {image_topic}; the depth '
+                           'topic is the aligned depth image, the image topic the colour one')
         if image_topic is None:
             # Depth images are Images too; they are never the colour topic.
             candidates = sorted(t for t, m in topics.items() if m in IMAGE_TYPES
                                 and t != depth_topic and 'depth' not in t.lower())
+            if not candidates and depth_topic is not None and depth_topic in topics and \
+                    topics[depth_topic] in IMAGE_TYPES:
+                raise BagError(
+                    f'--depth-topic {depth_topic} is the only colour image candidate in '
+                    f'{self.path} (image topics: {image_list}); give the colour topic with '
+                    '--image-topic and the aligned depth topic with --depth-topic')
             if len(candidates) != 1:
                 raise BagError(
                     f'{self.path} has {len(candidates)} image topics ({image_list}); choose '
@@ -207,12 +245,21 @@ class BagSource(_SourceBase):
         camera: Optional[CameraModel] = None
         index = 0
         for connection, log_time, raw in self._reader.messages():
-            if self.on_message is not None:
-                self.on_message(connection, int(log_time), raw)
             topic = connection.topic
             if topic not in wanted:
+                if self.on_message is not None:
+                    self.on_message(connection, int(log_time), raw)
                 continue
-            msg = self._deserialize(raw, connection.msgtype, topic)
+            try:
+                msg = self._deserialize(raw, connection.msgtype, topic)
+            except BagError as err:
+                if self.on_bad is None:
+                    raise
+                self.on_bad(f'a {topic} message at {int(log_time)} ns', err)
+                continue
+            # Copied only once it parsed: a corrupt message is not carried into the output.
+            if self.on_message is not None:
+                self.on_message(connection, int(log_time), raw)
             if topic == self.image_topic:
                 stamp = stamp_to_ns(msg.header.stamp) or int(log_time)
                 pending.append(_Pending(int(log_time), stamp, msg, connection.msgtype))
@@ -227,10 +274,14 @@ class BagSource(_SourceBase):
                 camera = self._camera(msg, camera)
             while pending and (len(pending) > _MAX_PENDING or self._ready(
                     pending[0], depths, camera)):
-                yield self._frame(index, pending.popleft(), depths, camera)
+                frame = self._frame(index, pending.popleft(), depths, camera)
+                if frame is not None:
+                    yield frame
                 index += 1
         while pending:
-            yield self._frame(index, pending.popleft(), depths, camera)
+            frame = self._frame(index, pending.popleft(), depths, camera)
+            if frame is not None:
+                yield frame
             index += 1
 
     def _ready(self, item: _Pending, depths: Deque[_Depth],
@@ -247,12 +298,14 @@ class BagSource(_SourceBase):
         try:
             return camera_from_info(msg)
         except InvalidInputError as err:
-            if previous is None:
-                _log.warning('%s: %s', self.camera_info_topic, err)
+            if not self._camera_warned:  # once per bag, not once per message
+                self._camera_warned = True
+                _log.warning('%s: %s (more messages like it are not reported)',
+                             self.camera_info_topic, err)
             return previous
 
     def _frame(self, index: int, item: _Pending, depths: Deque[_Depth],
-               camera: Optional[CameraModel]) -> SourceFrame:
+               camera: Optional[CameraModel]) -> Optional[SourceFrame]:
         import cv2
 
         from humanpose.ros.images import compressed_to_rgb, image_to_rgb
@@ -261,7 +314,11 @@ class BagSource(_SourceBase):
         try:
             rgb = convert(item.msg)
         except HumanPoseError as err:
-            raise type(err)(f'{self.image_topic} message {index} in {self.path}: {err}') from err
+            located = type(err)(f'{self.image_topic} message {index} in {self.path}: {err}')
+            if self.on_bad is None:
+                raise located from err
+            self.on_bad(f'{self.image_topic} message {index}', located)
+            return None
         depth = None
         if depths:
             offsets = np.abs(np.array([d.stamp_ns for d in depths], np.int64) - item.stamp_ns)

@@ -43,6 +43,19 @@ BAG_SUFFIXES: frozenset[str] = frozenset({'.mcap', '.db3'})
 #: Frame rate assumed where the source does not give one.
 DEFAULT_FPS = 30.0
 _NS_PER_S = 1_000_000_000
+#: Failed reads in a row after which a video with frames still to come is given up.
+MAX_FAILED_READS = 25
+#: Called with (what was skipped, why) for an input that is skipped instead of ending the
+#: run (``humanpose run --on-error skip``).
+BadInputCallback = Callable[[str, Exception], None]
+
+
+def missing_frames_tolerated(expected: int) -> int:
+    """Frames a video may fall short of its announced count without a report.
+
+    Containers estimate the count from duration x rate; it can be off by a frame or two.
+    """
+    return max(1, expected // 100)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class SourceFrame:
         (bags with a depth topic), else None.
     :param depth_encoding: ``16UC1``, ``mono16`` or ``32FC1`` for ``depth``.
     :param camera: the colour camera's model (bags with camera_info), else None.
+    :param image_id: the COCO image id the source gives this frame (image folders whose
+        numeric stems collide, e.g. ``1.png`` and ``001.png``, use the stem strings);
+        None = :func:`humanpose.io.coco.image_id_for` decides.
     """
 
     index: int
@@ -71,6 +87,7 @@ class SourceFrame:
     depth: Optional[NDArray[Any]] = None
     depth_encoding: Optional[str] = None
     camera: Optional[CameraModel] = None
+    image_id: Union[int, str, None] = None
 
     @property
     def record_time_ns(self) -> int:
@@ -148,13 +165,24 @@ class ImageFilesSource(_SourceBase):
     :param fps: frame rate the stamps are spaced at.
     :param kind: ``image`` (one file) or ``folder``.
     :param description: one line for the user.
+    :param on_bad: called with (file name, error) for an unreadable image, which is then
+        skipped; None = the error ends the iteration.
     """
 
     def __init__(self, paths: list[Path], fps: float = DEFAULT_FPS, kind: str = 'folder',
-                 description: str = '') -> None:
+                 description: str = '', on_bad: Optional[BadInputCallback] = None) -> None:
         if fps <= 0 or not math.isfinite(fps):
             raise InvalidInputError(f'--fps must be a positive number, got {fps}')
+        self.on_bad = on_bad
         self.paths = list(paths)
+        # Numeric stems are integer image ids (COCO), unless two of them would collide
+        # (1.png, 001.png): then every frame keeps its stem string, so ids stay distinct.
+        numeric = [int(p.stem) for p in self.paths if p.stem.isdigit()]
+        self.string_ids = len(set(numeric)) != len(numeric)
+        if self.string_ids:
+            _log.warning('numeric file names that are the same number (e.g. 1.png and 001.png) '
+                         'in %s: image ids are the file-name stems as strings',
+                         self.paths[0].parent)
         self.kind = kind
         self.fps = fps
         self._period_ns = _NS_PER_S / fps
@@ -163,11 +191,20 @@ class ImageFilesSource(_SourceBase):
 
     def __iter__(self) -> Iterator[SourceFrame]:
         for index, path in enumerate(self.paths):
+            try:
+                image = read_image(path)
+            except InvalidInputError as err:
+                if self.on_bad is None:
+                    raise
+                self.on_bad(path.name, err)
+                continue
             yield SourceFrame(index=index, stamp_ns=round(index * self._period_ns),
-                              name=path.stem, image=read_image(path))
+                              name=path.stem, image=image,
+                              image_id=path.stem if self.string_ids else None)
 
 
-def image_folder_source(folder: Path, fps: float = DEFAULT_FPS) -> ImageFilesSource:
+def image_folder_source(folder: Path, fps: float = DEFAULT_FPS,
+                        on_bad: Optional[BadInputCallback] = None) -> ImageFilesSource:
     """Return the images of ``folder`` (not recursive) in file-name order.
 
     :raises InvalidInputError: no images, or two images with the same stem (their image
@@ -187,20 +224,29 @@ def image_folder_source(folder: Path, fps: float = DEFAULT_FPS) -> ImageFilesSou
                 f'{stems[path.stem].name} and {path.name} in {folder} have the same name '
                 'stem, which is the image id of their results; rename one')
         stems[path.stem] = path
-    return ImageFilesSource(paths, fps, 'folder', f'image folder {folder} ({len(paths)} images)')
+    return ImageFilesSource(paths, fps, 'folder', f'image folder {folder} ({len(paths)} images)',
+                            on_bad)
 
 
 class VideoSource(_SourceBase):
     """A video file or a webcam, read with OpenCV.
 
+    A video file that gives fewer frames than its container announces (truncated, or
+    damaged past what the decoder can conceal) is reported: the iteration raises at the
+    end, after every decodable frame (or calls ``on_bad``). Failed reads in the middle
+    are retried, so frames after a damaged one still come.
+
     :param target: video file path, or webcam index.
+    :param on_bad: called with (description, error) for frames that could not be decoded;
+        None = an InvalidInputError at the end of the iteration.
     :raises InvalidInputError: the video cannot be opened or has no decodable frame.
     """
 
-    def __init__(self, target: Union[Path, int], clock: Callable[[], int] = time.time_ns
-                 ) -> None:
+    def __init__(self, target: Union[Path, int], clock: Callable[[], int] = time.time_ns,
+                 on_bad: Optional[BadInputCallback] = None) -> None:
         import cv2
 
+        self.on_bad = on_bad
         self.webcam = isinstance(target, int)
         self.kind = 'webcam' if self.webcam else 'video'
         self._clock = clock
@@ -228,11 +274,17 @@ class VideoSource(_SourceBase):
             _log.warning('%s gives no frame rate; stamps assume %g fps', target, DEFAULT_FPS)
 
     def __iter__(self) -> Iterator[SourceFrame]:
-        index = 0
+        index = failed = 0
         while True:
             ok, image = self._cap.read()
             if not ok or image is None:
+                failed += 1
+                more = (not self.webcam and self.length is not None and index < self.length
+                        and failed < MAX_FAILED_READS)
+                if more:
+                    continue  # the decoder may pick up again after damaged bytes
                 break
+            failed = 0
             stamp = self._clock() if self.webcam else round(index * self._period_ns)
             if image.ndim == 2:
                 image = np.repeat(image[..., None], 3, axis=2)
@@ -243,6 +295,15 @@ class VideoSource(_SourceBase):
             raise InvalidInputError(
                 f'cannot decode any frame of {self.target}; the file is damaged, empty or in '
                 'a codec this OpenCV build lacks (convert it to MP4 / H.264)')
+        if self.length is not None and self.length - index > missing_frames_tolerated(
+                self.length):
+            err = InvalidInputError(
+                f'video {self.target}: decoded {index} of the {self.length} frames its '
+                'container announces; the file is truncated or damaged (check it with '
+                'ffprobe; --on-error skip accepts it)')
+            if self.on_bad is None:
+                raise err
+            self.on_bad(f'{self.length - index} frame(s) of {self.target}', err)
 
     def close(self) -> None:
         self._cap.release()
@@ -260,7 +321,8 @@ def is_bag_path(path: Path) -> bool:
 
 def open_source(spec: str, *, fps: Optional[float] = None, image_topic: Optional[str] = None,
                 depth_topic: Optional[str] = None, camera_info_topic: Optional[str] = None,
-                on_message: Optional[Callable[[Any, int, bytes], None]] = None) -> FrameSource:
+                on_message: Optional[Callable[[Any, int, bytes], None]] = None,
+                on_bad: Optional[BadInputCallback] = None) -> FrameSource:
     """Open what the user named as a frame source.
 
     :param spec: an image file, a folder of images, a video file, a webcam index (``0``),
@@ -272,6 +334,9 @@ def open_source(spec: str, *, fps: Optional[float] = None, image_topic: Optional
     :param camera_info_topic: bags: the colour camera's CameraInfo topic.
     :param on_message: bags: called with (connection, bag timestamp ns, raw CDR) for every
         message read, in bag order (used to copy the input into the output bag).
+    :param on_bad: called with (what, error) for an input frame that cannot be read
+        (image file, video frames, bag message), which is then skipped; None = the error
+        ends the iteration.
     :return: a :class:`FrameSource`.
     :raises InvalidInputError: the source does not exist or cannot be read; bag topics
         given for a source that is not a bag.
@@ -283,12 +348,15 @@ def open_source(spec: str, *, fps: Optional[float] = None, image_topic: Optional
     if is_bag_path(path):
         from humanpose.io.bags import BagSource
         return BagSource(path, image_topic=image_topic, depth_topic=depth_topic,
-                         camera_info_topic=camera_info_topic, on_message=on_message)
+                         camera_info_topic=camera_info_topic, on_message=on_message,
+                         on_bad=on_bad)
     given = [name for name, value in bag_options.items() if value]
     if given:
         raise InvalidInputError(
             f'{", ".join(given)} only apply to rosbag2 sources, but {spec} is not a bag '
             '(a directory with metadata.yaml, or a .mcap / .db3 file)')
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InvalidInputError(f'--fps must be a positive number, got {fps}')
     if spec.isdigit() and not path.exists():
         return VideoSource(int(spec))
     if not path.exists():
@@ -296,7 +364,8 @@ def open_source(spec: str, *, fps: Optional[float] = None, image_topic: Optional
             f'source not found: {spec}; give an image, a folder of images, a video, a webcam '
             'index (0) or a rosbag2 directory / .mcap file')
     if path.is_dir():
-        return image_folder_source(path, fps or DEFAULT_FPS)
+        return image_folder_source(path, DEFAULT_FPS if fps is None else fps, on_bad)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFilesSource([path], fps or DEFAULT_FPS, 'image', f'image {path}')
-    return VideoSource(path)
+        return ImageFilesSource([path], DEFAULT_FPS if fps is None else fps, 'image',
+                                f'image {path}')
+    return VideoSource(path, on_bad=on_bad)
