@@ -14,8 +14,9 @@ import pytest
 from humanpose.cli import main
 from humanpose.models.card import builtin_cards, card_from_dict
 from humanpose.paths import models_dir
+from humanpose.testing.contracts import simcc_contract_onnx
 
-MODEL_BYTES = b'onnx stand-in ' * 1000
+MODEL_BYTES = simcc_contract_onnx()
 
 
 def _archive(tmp_path: Path) -> Path:
@@ -94,7 +95,7 @@ def test_wrong_sha256_fails_with_one_line(capsys: pytest.CaptureFixture[str],
     assert main(['models', 'download', 'test-pose']) == 2
     lines = capsys.readouterr().err.splitlines()
     # The download's final progress line, then the error in one line.
-    assert lines[0].startswith('test-pose: ') and ' kB in ' in lines[0]
+    assert lines[0].startswith('test-pose: ') and ' B in ' in lines[0]
     assert len(lines) == 2
     assert lines[1].startswith('humanpose models: error: sha256 mismatch for test-pose')
     assert not (models_dir() / 'test-pose.onnx').exists()

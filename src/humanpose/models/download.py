@@ -13,9 +13,15 @@ Nothing here runs at import time; a download happens only when asked
 Downloads resume: a ``.part`` file left by an interrupted download is continued with an
 HTTP ``Range`` request (a server that ignores it sends the whole file again). The sha256
 of the downloaded file is checked against the card's; a card without one (``sha256:
-null``) gets the computed digest reported and the result marked unverified, never
-silently accepted. An archive placed in ``downloads/`` by hand (offline machines) is used
-without any network access.
+null``) gets the computed digest reported and recorded, and the result marked unverified.
+Every download, pinned or not, is also checked for what it must be (:func:`check_archive`,
+:func:`check_model_file`): an HTML page, a truncated or stitched zip, a zip whose model
+would expand past :data:`MAX_MODEL_BYTES` (or more than :data:`MAX_ZIP_RATIO` times its
+packed size), or a file that is not an ONNX model with the card's inputs and outputs is
+refused and removed from the cache, so the next run downloads it anew. A ``.part`` that
+the server answers with 416 (range not satisfiable) is kept only if it is a complete,
+valid archive; else it is downloaded again from the start. An archive placed in
+``downloads/`` by hand (offline machines) is used without any network access.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-from humanpose.errors import DownloadError
-from humanpose.models.card import ModelCard, get_card
+from humanpose.errors import DownloadError, HumanPoseError
+from humanpose.models.card import ModelCard, check_card_against_model, get_card
 from humanpose.paths import models_dir
 
 _log = logging.getLogger(__name__)
@@ -41,6 +47,10 @@ _log = logging.getLogger(__name__)
 #: Called with (bytes done, total bytes or None) while downloading.
 ProgressCallback = Callable[[int, Optional[int]], None]
 _CHUNK = 1 << 20
+#: Largest model file a download may unpack to (the released ONNX files are < 300 MB).
+MAX_MODEL_BYTES = 2 << 30
+#: Largest unpacked / packed size ratio of a zip member (ONNX weights pack ~1.1x).
+MAX_ZIP_RATIO = 50
 
 
 class DownloadResult(NamedTuple):
@@ -119,8 +129,11 @@ def offline_hint(card: ModelCard) -> str:
 
 
 def _fetch(card: ModelCard, part: Path, progress: Optional[ProgressCallback],
-           timeout_s: float) -> None:
-    """Download ``card.url`` into ``part``, continuing what ``part`` already holds."""
+           timeout_s: float) -> bool:
+    """Download ``card.url`` into ``part``, continuing what ``part`` already holds.
+
+    :return: False when the server said the part is already complete (HTTP 416), else True.
+    """
     assert card.url is not None
     offset = part.stat().st_size if part.is_file() else 0
     request = urllib.request.Request(card.url, headers={'User-Agent': 'humanpose'})
@@ -130,7 +143,7 @@ def _fetch(card: ModelCard, part: Path, progress: Optional[ProgressCallback],
         response = urllib.request.urlopen(request, timeout=timeout_s)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:
-            return  # the part is already complete; verification decides
+            return False  # complete, or stale: the caller checks it
         raise DownloadError(f'cannot download {card.name}: {card.url} answered HTTP '
                             f'{err.code} {err.reason}; the URL may be wrong or moved. '
                             f'Otherwise {offline_hint(card)}') from err
@@ -160,27 +173,122 @@ def _fetch(card: ModelCard, part: Path, progress: Optional[ProgressCallback],
     if total is not None and done < total:
         raise DownloadError(f'download of {card.name} ended after {done} of {total} bytes; '
                             f'run the command again to resume from {part}')
+    return True
+
+
+def _looks_like_html(path: Path) -> bool:
+    with path.open('rb') as stream:
+        head = stream.read(512).lstrip().lower()
+    return head.startswith((b'<!doctype', b'<html', b'<?xml', b'<head', b'<body'))
+
+
+def check_archive(card: ModelCard, archive: Path) -> Optional[zipfile.ZipInfo]:
+    """Check that ``archive`` is what the card's URL promises; return its model member.
+
+    :return: the zip member holding the model, or None when the archive is the model
+        itself (a plain .onnx URL; :func:`check_model_file` checks it).
+    :raises DownloadError: an HTML page, not a zip where one is expected (truncated, or
+        another file), a damaged or stitched zip, no model member, or a member larger than
+        :data:`MAX_MODEL_BYTES` or packed more than :data:`MAX_ZIP_RATIO` times.
+    """
+    size = archive.stat().st_size
+    if _looks_like_html(archive):
+        raise DownloadError(f'{archive.name} is an HTML page ({size} bytes), not the model: '
+                            'the server sent an error or login page')
+    expect_zip = not str(card.url or '').lower().endswith('.onnx')
+    if not zipfile.is_zipfile(archive):
+        if expect_zip:
+            raise DownloadError(f'{archive.name} is not a complete zip archive ({size} bytes): '
+                                'the download was cut off or the server sent something else')
+        return None
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            infos = [i for i in bundle.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise DownloadError(f'{archive.name} is a damaged zip archive ({err})') from err
+    wanted = card.file
+    members = ([i for i in infos if i.filename.rsplit('/', 1)[-1] == wanted] if wanted
+               else [i for i in infos if i.filename.lower().endswith('.onnx')])
+    if not members:
+        names = [i.filename for i in infos]
+        raise DownloadError(
+            f'{archive.name} holds no {wanted or ".onnx file"} (it has: '
+            f'{", ".join(names[:10])}{" ..." if len(names) > 10 else ""}); fix the '
+            '`file` field of the card')
+    member = min(members, key=lambda i: len(i.filename))
+    if member.file_size > MAX_MODEL_BYTES or member.file_size > MAX_ZIP_RATIO * max(
+            member.compress_size, 1):
+        raise DownloadError(
+            f'{archive.name}: {member.filename} would unpack to {member.file_size} bytes from '
+            f'{member.compress_size} (limit {MAX_MODEL_BYTES} bytes, {MAX_ZIP_RATIO}x); not a '
+            'released model archive')
+    return member
+
+
+def _onnx_io(model: Any) -> tuple[list[Any], dict[str, list[Any]]]:
+    """Return the first real input's shape and the output shapes of an ONNX ModelProto."""
+    def dims(value: Any) -> list[Any]:
+        shape = value.type.tensor_type.shape
+        return [d.dim_value if d.HasField('dim_value') else (d.dim_param or None)
+                for d in shape.dim]
+
+    weights = {init.name for init in model.graph.initializer}
+    inputs = [v for v in model.graph.input if v.name not in weights]
+    return (dims(inputs[0]) if inputs else []), {v.name: dims(v) for v in model.graph.output}
+
+
+def check_model_file(card: ModelCard, path: Path) -> None:
+    """Check that ``path`` is an ONNX model with the inputs and outputs ``card`` describes.
+
+    :raises DownloadError: not a readable ONNX file, no inputs/outputs, or a model that
+        contradicts the card (input size, outputs, keypoints, SimCC bins ...).
+    """
+    import onnx
+
+    if _looks_like_html(path):
+        raise DownloadError(f'{path.name} is an HTML page, not an ONNX model: the server sent '
+                            'an error or login page')
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # protobuf decode errors have no common base
+        raise DownloadError(f'{path.name} is not a readable ONNX model ({type(err).__name__}); '
+                            'the download is damaged or not a model') from err
+    input_shape, outputs = _onnx_io(model)
+    if not input_shape or not outputs:
+        raise DownloadError(f'{path.name} is not an ONNX model with inputs and outputs; the '
+                            'download is damaged or not a model')
+    try:
+        check_card_against_model(card, input_shape, outputs, path.name)
+    except HumanPoseError as err:
+        raise DownloadError(f'the downloaded model does not match its card: {err}') from err
 
 
 def _extract(card: ModelCard, archive: Path, target: Path) -> None:
-    """Put the model of ``archive`` (a zip holding ``card.file``, or the model) at target."""
+    """Put the model of ``archive`` at ``target``, checked (:func:`check_archive`,
+    :func:`check_model_file`) before it replaces anything.
+    """
+    member = check_archive(card, archive)
     tmp = target.with_name(target.name + '.tmp')
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as bundle:
-            names = [n for n in bundle.namelist() if not n.endswith('/')]
-            wanted = card.file
-            members = ([n for n in names if n.rsplit('/', 1)[-1] == wanted] if wanted
-                       else [n for n in names if n.lower().endswith('.onnx')])
-            if not members:
-                raise DownloadError(
-                    f'{archive.name} holds no {wanted or ".onnx file"} (it has: '
-                    f'{", ".join(names[:10])}{" ..." if len(names) > 10 else ""}); fix the '
-                    '`file` field of the card')
-            member = min(members, key=len)
-            with bundle.open(member) as src, tmp.open('wb') as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
-    else:
-        shutil.copyfile(archive, tmp)
+    try:
+        if member is None:
+            shutil.copyfile(archive, tmp)
+        else:
+            try:
+                with zipfile.ZipFile(archive) as bundle, bundle.open(member) as src, \
+                        tmp.open('wb') as dst:
+                    copied = 0
+                    for block in iter(lambda: src.read(_CHUNK), b''):
+                        copied += len(block)
+                        if copied > member.file_size:  # the header lied about the size
+                            raise DownloadError(f'{archive.name}: {member.filename} is longer '
+                                                'than its zip entry says; not a model archive')
+                        dst.write(block)
+            except (zipfile.BadZipFile, EOFError, ValueError) as err:  # CRC, truncation
+                raise DownloadError(f'{archive.name} is a damaged zip archive ({err})') from err
+        check_model_file(card, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 
@@ -239,7 +347,15 @@ def download_model(card: Union[str, ModelCard], *, force: bool = False,
             if force:
                 archive.unlink(missing_ok=True)
             _log.info('downloading %s from %s', found.name, found.url)
-            _fetch(found, part, progress, timeout_s)
+            if not _fetch(found, part, progress, timeout_s):
+                try:
+                    check_archive(found, part)
+                except DownloadError as err:
+                    _log.warning('%s: the server has no more bytes for %s, which is not a '
+                                 'valid archive (%s); downloading it again from the start',
+                                 found.name, part, err)
+                    part.unlink()
+                    _fetch(found, part, progress, timeout_s)
             os.replace(part, archive)
             downloaded = True
         else:
@@ -261,11 +377,19 @@ def download_model(card: Union[str, ModelCard], *, force: bool = False,
         _log.warning('%s: the card has no sha256, so the download is NOT verified; computed '
                      'sha256 %s (pin it in the card)', found.name, digest)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _extract(found, archive, target)
+    try:
+        _extract(found, archive, target)
+    except DownloadError as err:
+        if source is not None:
+            raise DownloadError(f'{err}; {archive} is left as it is') from err
+        archive.unlink(missing_ok=True)  # else every later run would trip over it
+        raise DownloadError(f'{found.name}: {err}; the file was removed ({archive}), run the '
+                            'command again to download it anew') from err
     target.with_suffix('.yaml').write_text(_card_yaml(found), 'utf-8')
     target.with_suffix('.download.json').write_text(json.dumps(
         {'name': found.name, 'url': found.url, 'source': str(archive), 'sha256': digest,
-         'verified': verified, 'file': found.file}, indent=1) + '\n', 'utf-8')
+         'verified': verified, 'structure_checked': True, 'file': found.file}, indent=1)
+        + '\n', 'utf-8')
     if source is None:
         archive.unlink(missing_ok=True)  # unpacked; the model file is what is kept
     return DownloadResult(found.name, target, digest, verified, downloaded, True)
