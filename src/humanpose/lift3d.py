@@ -59,6 +59,9 @@ DEPTH_ENCODINGS: dict[str, DepthEncoding] = {
     '32FC1': DepthEncoding(np.dtype(np.float32), 1.0),
 }
 #: The encoding a dtype implies when none is given.
+#: Readings beyond this many metres are not readings (no depth camera measures that far;
+#: a 32FC1 image holding 1e30 is garbage, not a point 1e30 m away).
+MAX_DEPTH_M = 1000.0
 _ENCODING_OF_DTYPE: dict[np.dtype[Any], str] = {
     np.dtype(np.uint16): '16UC1',
     np.dtype(np.float32): '32FC1',
@@ -187,7 +190,7 @@ def depth_in_metres(depth: NDArray[Any], encoding: Optional[str] = None) -> F32:
     array, scale = _depth_view(depth, encoding)
     metres: F32 = array.astype(np.float32) * np.float32(scale)
     with np.errstate(invalid='ignore'):
-        metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
+        metres[~(np.isfinite(metres) & (metres > 0) & (metres <= MAX_DEPTH_M))] = np.nan
     return metres
 
 
@@ -256,7 +259,7 @@ def sample_depth(keypoints_px: NDArray[Any], depth: NDArray[Any], *,
     raw = array[ys.clip(0, h - 1), xs.clip(0, w - 1)]  # (N, K, window, window)
     metres = raw.astype(np.float32) * np.float32(scale)
     with np.errstate(invalid='ignore'):
-        ok = inside & np.isfinite(metres) & (metres > 0)
+        ok = inside & np.isfinite(metres) & (metres > 0) & (metres <= MAX_DEPTH_M)
     n, k = kp.shape[:2]
     z = masked_median(metres.reshape(n, k, window * window), ok.reshape(n, k, window * window))
     z[~on_image] = np.nan

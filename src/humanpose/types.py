@@ -173,6 +173,17 @@ class Poses:
         )
 
 
+def _intrinsics_problem(matrix: F64) -> str:
+    """What is wrong with a 3 x 3 intrinsic block [[fx, s, cx], [0, fy, cy], [0, 0, 1]] ('')."""
+    if not np.isfinite(matrix).all():
+        return 'it has NaN or infinite entries'
+    if not (matrix[0, 0] > 0 and matrix[1, 1] > 0):
+        return f'the focal lengths fx = {matrix[0, 0]:g}, fy = {matrix[1, 1]:g} must be positive'
+    if not np.allclose(matrix[2], [0.0, 0.0, 1.0]) or matrix[1, 0] != 0:
+        return 'its last row must be [0, 0, 1] (and it must be upper triangular)'
+    return ''
+
+
 @dataclass(frozen=True)
 class CameraModel:
     """A pinhole camera with the semantics of sensor_msgs/CameraInfo.
@@ -206,6 +217,15 @@ class CameraModel:
         if self.width <= 0 or self.height <= 0:
             raise InvalidInputError(
                 f'camera size must be positive, got {self.width}x{self.height}')
+        assert self.p is not None
+        for name, matrix in (('K', self.k), ('P', self.p[:, :3])):
+            problem = _intrinsics_problem(matrix)
+            if problem:
+                raise InvalidInputError(
+                    f'camera {name} = {np.round(matrix, 6).tolist()} is not a pinhole camera '
+                    f'matrix: {problem}; check the calibration (camera_info)')
+        if not np.isfinite(self.d).all():
+            raise InvalidInputError(f'camera distortion D must be finite, got {self.d.tolist()}')
 
     @classmethod
     def from_intrinsics(cls, width: int, height: int, fx: float, fy: float, cx: float,

@@ -59,6 +59,12 @@ def main(args: argparse.Namespace) -> int:
     pipe = Pipeline(analytic_pose_model(), analytic_detector_model(), backend=args.backend)
     print(f'pose model: {pipe.pose.card.name} on {pipe.pose.backend_name}; '
           f'detector: {pipe.detector.card.name if pipe.detector else "none"}')
+    if args.people < 0 or args.frames < 1 or width < 1 or height < 1:
+        raise InvalidInputError('--people must be >= 0, --frames >= 1 and --size positive; got '
+                                f'{args.people}, {args.frames}, {args.size}')
+    if args.out.exists() and not args.out.is_dir():
+        raise InvalidInputError(f'--out {args.out} is a file, not a directory; choose a '
+                                'directory (it is created if missing)')
     people = random_people(args.people, width, height, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     writer = None
@@ -86,8 +92,9 @@ def main(args: argparse.Namespace) -> int:
             err = np.linalg.norm(poses.keypoints[c] - scene.keypoints[r], axis=-1)
             errors.append(np.where(scene.inside[r], err, np.nan))
         annotated = draw_poses(scene.image, poses)
-        if frame == 0:
-            cv2.imwrite(str(args.out / 'demo.png'), annotated)
+        if frame == 0 and not cv2.imwrite(str(args.out / 'demo.png'), annotated):
+            raise InvalidInputError(f'cannot write {args.out / "demo.png"} (OpenCV could not '
+                                    'save it); check that --out is writable and has space')
         if writer is not None:
             writer.write(annotated)
     if writer is not None:

@@ -364,9 +364,15 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             # Monocular 3D and the cues' head poses use the intrinsics.
             return pipeline(rgb, color='rgb', stamp_ns=stamp_ns,
                             camera=self._camera_or_assumed(frame.camera_info))
+        try:
+            camera = self._camera(frame.camera_info)
+        except InvalidInputError as err:  # uncalibrated: no 3D from depth, 2D goes on
+            self._frame_warning(f'{err} No 3D from depth until camera_info carries a '
+                                'calibration (reported once).', key='camera_info')
+            return pipeline(rgb, color='rgb', stamp_ns=stamp_ns)
         depth, encoding = depth_image_to_array(frame.depth)
         return pipeline(rgb, color='rgb', stamp_ns=stamp_ns, depth=depth,
-                        camera=self._camera(frame.camera_info), depth_encoding=encoding)
+                        camera=camera, depth_encoding=encoding)
 
     def _camera_or_assumed(self, info: Any) -> Optional[CameraModel]:
         """Return the camera of ``info``, or None (assumed intrinsics, flagged) if unusable.
