@@ -174,7 +174,7 @@ class Poses:
 
 
 def _intrinsics_problem(matrix: F64) -> str:
-    """What is wrong with a 3 x 3 intrinsic block [[fx, s, cx], [0, fy, cy], [0, 0, 1]] ('')."""
+    """Return what is wrong with a 3 x 3 block [[fx, s, cx], [0, fy, cy], [0, 0, 1]] ('')."""
     if not np.isfinite(matrix).all():
         return 'it has NaN or infinite entries'
     if not (matrix[0, 0] > 0 and matrix[1, 1] > 0):

@@ -89,7 +89,7 @@ def _open_reader(path: Path) -> Any:
 
 
 def _rosbags_version() -> tuple[int, ...]:
-    """The installed rosbags version as integers ((0,) if unknown)."""
+    """Return the installed rosbags version as integers ((0,) if unknown)."""
     from importlib.metadata import PackageNotFoundError, version
     try:
         text = version('rosbags')

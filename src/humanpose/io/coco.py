@@ -141,9 +141,12 @@ class CocoResultsWriter:
 
 def _read_json(path: Path, what: str, error: Type[Exception]) -> Any:
     try:
-        text = Path(path).read_text('utf-8')
+        text = Path(path).read_bytes().decode('utf-8')
     except OSError as err:
         raise error(f'cannot read {what} {path}: {err.strerror or err}') from err
+    except UnicodeDecodeError as err:
+        raise error(f'{what} {path} is not UTF-8 text (byte {err.start}); save it as UTF-8 '
+                    'JSON') from err
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -137,7 +137,7 @@ class StagedOutputs:
         return staged
 
     def _holder(self, name: str) -> Path:
-        """The path to delete to remove everything staged for ``name``."""
+        """Return the path to delete to remove everything staged for ``name``."""
         staged = self._staged[name]
         return staged.parent if self.specs[name].directory else staged
 

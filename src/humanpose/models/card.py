@@ -127,7 +127,7 @@ def _pair_or_number(item: Reader, what: str) -> Reader:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = item(value)
             return (number, number)
-        return pair(value)
+        return tuple(pair(value))
     return read
 
 
@@ -158,7 +158,7 @@ def _sha256(value: Any) -> str:
 
 def _skeleton(value: Any) -> str:
     from humanpose.skeletons import skeleton_names
-    return _choice(skeleton_names())(value)
+    return str(_choice(skeleton_names())(value))
 
 
 _size = _sequence(_int_in(1, 8192), 2, '[width, height] of two positive integers')
@@ -199,7 +199,7 @@ class HeadSpec:
 
 
 def _static(dim: Any) -> Optional[int]:
-    """The size of an axis when fixed, else None."""
+    """Return the size of an axis when fixed, else None."""
     return int(dim) if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
 
 

@@ -264,8 +264,9 @@ def check_model_file(card: ModelCard, path: Path) -> None:
 
 
 def _extract(card: ModelCard, archive: Path, target: Path) -> None:
-    """Put the model of ``archive`` at ``target``, checked (:func:`check_archive`,
-    :func:`check_model_file`) before it replaces anything.
+    """Put the model of ``archive`` at ``target``, checked before it replaces anything.
+
+    See :func:`check_archive` and :func:`check_model_file`.
     """
     member = check_archive(card, archive)
     tmp = target.with_name(target.name + '.tmp')

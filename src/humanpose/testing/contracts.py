@@ -9,8 +9,10 @@ from __future__ import annotations
 
 def simcc_contract_onnx(width: int = 192, height: int = 256, keypoints: int = 133,
                         split_ratio: float = 2.0) -> bytes:
-    """Return an ONNX model with RTMW's I/O: ``input`` N x 3 x H x W -> ``simcc_x`` N x K x
-    int(W * split_ratio), ``simcc_y`` N x K x int(H * split_ratio) (zeros).
+    """Return an ONNX model with RTMW's I/O contract and zeros for outputs.
+
+    ``input`` N x 3 x H x W -> ``simcc_x`` N x K x int(W * split_ratio), ``simcc_y``
+    N x K x int(H * split_ratio).
 
     :param width: input width in pixels.
     :param height: input height in pixels.
