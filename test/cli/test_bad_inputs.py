@@ -56,17 +56,49 @@ def _folder(env: Env, names: dict[str, Optional[bytes]]) -> Path:
     return folder
 
 
-def _video(env: Env, frames: int = 20, keep: float = 1.0) -> Path:
-    """An MJPG AVI of ``frames`` frames, cut to ``keep`` of its bytes."""
+def _video(env: Env, frames: int = 20, keep: float = 1.0, zero_frame: int = -1) -> Path:
+    """An MJPG AVI of ``frames`` frames, cut to ``keep`` of its bytes, and with the JPEG of
+    frame ``zero_frame`` overwritten by zeros (damaged bytes in the middle)."""
     path = env.tmp / 'walk.avi'
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*'MJPG'), 10.0, (W, H))
     image = _image()
     for _ in range(frames):
         writer.write(image)
     writer.release()
-    data = path.read_bytes()
-    path.write_bytes(data[:int(len(data) * keep)])
+    data = bytearray(path.read_bytes())
+    if zero_frame >= 0:
+        chunks = [i for i in range(len(data) - 4) if data[i:i + 4] == b'00dc']
+        start, end = chunks[zero_frame + 1] + 8, chunks[zero_frame + 2]  # +1: the list chunk
+        data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data[:int(len(data) * keep)]))
     return path
+
+
+def _bag_with_a_corrupt_message(env: Env) -> Path:
+    """A bag of three colour images; the second one's CDR is cut short."""
+    from rosbags.rosbag2 import Writer
+
+    from humanpose.ros.messages import build_typestore, make_header, rosbags_namespace
+    store = build_typestore()
+    ns = rosbags_namespace(store)
+    path = env.tmp / 'bag'
+    with Writer(path, version=8) as writer:
+        conn = writer.add_connection('/camera/color/image_raw', 'sensor_msgs/msg/Image',
+                                     typestore=store)
+        for i in range(3):
+            msg = ns.new('Image', header=make_header(ns, i * 10**8, 'cam'), height=H, width=W,
+                         encoding='bgr8', is_bigendian=0, step=W * 3,
+                         data=_image(i).reshape(-1))
+            raw = bytes(store.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
+            writer.write(conn, i * 10**8, raw[:100] if i == 1 else raw)
+    return path
+
+
+def _copied_images(env: Env) -> int:
+    from rosbags.rosbag2 import Reader
+    with Reader(env.out / 'poses') as reader:
+        return sum(c.msgcount for c in reader.connections
+                   if c.topic == '/camera/color/image_raw')
 
 
 def _earlier_run(env: Env) -> None:
@@ -146,8 +178,11 @@ def _garbage_metadata_model(env: Env) -> Path:
     return path
 
 
-def _signal_at_frame(number: int, signum: int) -> Callable[[pytest.MonkeyPatch], None]:
-    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+Patch = Callable[[pytest.MonkeyPatch, 'Env'], None]
+
+
+def _signal_at_frame(number: int, signum: int) -> Patch:
+    def patch(monkeypatch: pytest.MonkeyPatch, env: Env) -> None:
         from humanpose.pipeline import Pipeline
         real = Pipeline.__call__
         calls: list[int] = []
@@ -161,12 +196,18 @@ def _signal_at_frame(number: int, signum: int) -> Callable[[pytest.MonkeyPatch],
     return patch
 
 
-def _raise_in(target: str, err: BaseException) -> Callable[[pytest.MonkeyPatch], None]:
-    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+def _raise_in(target: str, err: BaseException) -> Patch:
+    def patch(monkeypatch: pytest.MonkeyPatch, env: Env) -> None:
         def fail(*args: Any, **kwargs: Any) -> Any:
             raise err
         monkeypatch.setattr(target, fail)
     return patch
+
+
+def _home_is_a_file(monkeypatch: pytest.MonkeyPatch, env: Env) -> None:
+    """The cache root (HUMANPOSE_HOME) cannot hold directories: like a read-only cache."""
+    (env.tmp / 'home').write_text('x')
+    monkeypatch.setenv('HUMANPOSE_HOME', str(env.tmp / 'home'))
 
 
 def _downloadable(url_of: Callable[[Env], str]) -> Callable[[Env], None]:
@@ -237,7 +278,7 @@ class Case:
     code: int
     line: str
     after: Callable[[Env], Any] = _nothing_written
-    patch: Optional[Callable[[pytest.MonkeyPatch], None]] = None
+    patch: Optional[Patch] = None
 
 
 RUN = 'run {src} --pose-model {pose} --backend onnxruntime-cpu --out {out}'
@@ -305,9 +346,18 @@ CASES = [
     # Videos that end early are reported; what decoded is kept.
     Case('truncated-video-reported', lambda e: _video(e, 20, keep=0.5), VIDEO, 2,
          'decoded 10 of the 20 frames', lambda e: _bag_closed(e) == 10),
+    Case('damaged-video-goes-on-and-reports', lambda e: _video(e, 20, zero_frame=5), VIDEO, 2,
+         'decoded 19 of the 20 frames its container announces (1 undecodable in the middle)',
+         lambda e: {r['image_id'] for r in _results(e)} == set(range(20)) - {5}),
     Case('truncated-video-skipped', lambda e: _video(e, 20, keep=0.5),
          VIDEO + ' --on-error skip', 3, 'bad input(s) skipped', lambda e: _bag_closed(e) == 10),
     # Bags.
+    Case('corrupt-bag-message-stops', _bag_with_a_corrupt_message, BAG, 2,
+         'cannot deserialise a sensor_msgs/msg/Image message on /camera/color/image_raw',
+         lambda e: (_bag_closed(e) == 1, _copied_images(e) == 1)),
+    Case('corrupt-bag-message-skipped-and-not-copied', _bag_with_a_corrupt_message,
+         BAG + ' --on-error skip', 3, '1 bad input(s) skipped',
+         lambda e: (_bag_closed(e) == 2, _copied_images(e) == 2)),
     Case('bag-topic-without-messages', _empty_topic_bag, BAG, 2,
          '/camera/color/image_raw in', _nothing_written),
     Case('depth-topic-is-the-only-image-topic', _depth_only_bag,
@@ -368,6 +418,9 @@ CASES = [
     Case('download-not-matching-the-card',
          _downloadable(lambda e: _served(e, _model_zip(split_ratio=1.0))),
          'models download test-dl', 2, 'does not match its card', _no_model_installed),
+    Case('model-cache-unwritable', _downloadable(lambda e: _served(e, _model_zip())),
+         'models download test-dl', 2, 'set HUMANPOSE_HOME to a writable directory',
+         lambda e: (e.tmp / 'home').read_text() == 'x', _home_is_a_file),
     Case('cached-stitched-zip-removed',
          _cached_archive(_model_zip() + _zip({'m/end2end.onnx': b'x' * 5000})),
          'models download test-dl', 2, 'run the command again to download it anew',
@@ -399,7 +452,7 @@ def test_bad_input(case: Case, tmp_path: Path, pose_model: Path, detector_model:
     case.make(env)
     capsys.readouterr()
     if case.patch is not None:
-        case.patch(monkeypatch)
+        case.patch(monkeypatch, env)
     argv = case.argv.format(pose=pose_model, det=detector_model, out=env.out, tmp=tmp_path,
                             src='')
     code = main(argv.split())

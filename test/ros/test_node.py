@@ -367,3 +367,51 @@ def test_cues_arrive_with_the_source_header_one_per_person(running, ns, scene):
         every=lambda: running.publish('image', ns.Image, _image_msg(ns, scene.image, later)))
     running.spin_until(lambda: False, timeout_s=0.5)
     assert all(stamp_to_ns(m.header.stamp) != later for m in cues[count:])
+
+
+class WarningsCountingNode(PoseEstimatorNode):
+    """Counts the warnings the node logs (rclpy's logger does not reach Python logging)."""
+
+    def get_logger(self):
+        logger = super().get_logger()
+        node = self
+
+        class Counting:
+            def warning(self, message, *args, **kwargs):
+                node.warnings = getattr(node, 'warnings', []) + [message]
+                return logger.warning(message, *args, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(logger, name)
+
+        return Counting()
+
+
+def test_uncalibrated_camera_is_reported_once_and_2d_poses_go_on(
+        context, ns, pose_model, scene):
+    harness = Harness(context, ns, WarningsCountingNode, pose_model=str(pose_model),
+                      backend='onnxruntime-cpu', use_depth=True)
+    stamps = iter(range(41_000_000_000, 42_000_000_000, 50_000_000))
+
+    def publish_all():
+        stamp = next(stamps)
+        depth = _image_msg(ns, (scene.depth_m * 1000).astype(np.uint16).view(np.uint8)
+                           .reshape(480, 640, 2), stamp, encoding='16UC1')
+        info = ns.CameraInfo()  # K all zero: an uncalibrated camera
+        info.header = make_header(ns, stamp, FRAME_ID)
+        info.width, info.height = 640, 480
+        harness.publish('image', ns.Image, _image_msg(ns, scene.image, stamp))
+        harness.publish('depth', ns.Image, depth)
+        harness.publish('camera_info', ns.CameraInfo, info)
+
+    try:
+        assert harness.spin_until(lambda: len(harness.received['pose']) >= 3,
+                                  every=publish_all)
+        for msg in harness.received['pose']:
+            assert len(msg.humans) == len(scene.people)
+            assert all(len(h.keypoints_3d) == 0 for h in msg.humans)
+        calibration = [w for w in getattr(harness.node, 'warnings', [])
+                       if 'no calibration' in w]
+        assert len(calibration) == 1 and 'reported once' in calibration[0]
+    finally:
+        harness.close()

@@ -274,36 +274,43 @@ class VideoSource(_SourceBase):
             _log.warning('%s gives no frame rate; stamps assume %g fps', target, DEFAULT_FPS)
 
     def __iter__(self) -> Iterator[SourceFrame]:
-        index = failed = 0
+        # position: the frame's place in the file (a damaged frame keeps its place, so
+        # later frames keep their stamps and ids); decoded: frames that came out.
+        position = decoded = failed = damaged = 0
         while True:
             ok, image = self._cap.read()
             if not ok or image is None:
                 failed += 1
-                more = (not self.webcam and self.length is not None and index < self.length
-                        and failed < MAX_FAILED_READS)
+                more = (not self.webcam and self.length is not None
+                        and position + failed < self.length and failed < MAX_FAILED_READS)
                 if more:
                     continue  # the decoder may pick up again after damaged bytes
                 break
-            failed = 0
-            stamp = self._clock() if self.webcam else round(index * self._period_ns)
+            if failed:  # reads failed, then one worked: those frames were damaged
+                damaged += failed
+                position += failed
+                failed = 0
+            stamp = self._clock() if self.webcam else round(position * self._period_ns)
             if image.ndim == 2:
                 image = np.repeat(image[..., None], 3, axis=2)
-            yield SourceFrame(index=index, stamp_ns=int(stamp), name=str(index),
+            yield SourceFrame(index=position, stamp_ns=int(stamp), name=str(position),
                               image=np.asarray(image[..., :3], np.uint8))
-            index += 1
-        if index == 0:
+            position += 1
+            decoded += 1
+        if decoded == 0:
             raise InvalidInputError(
                 f'cannot decode any frame of {self.target}; the file is damaged, empty or in '
                 'a codec this OpenCV build lacks (convert it to MP4 / H.264)')
-        if self.length is not None and self.length - index > missing_frames_tolerated(
-                self.length):
+        missing = 0 if self.length is None else self.length - decoded
+        if damaged or missing > missing_frames_tolerated(self.length or 0):
+            where = f' ({damaged} undecodable in the middle)' if damaged else ''
             err = InvalidInputError(
-                f'video {self.target}: decoded {index} of the {self.length} frames its '
-                'container announces; the file is truncated or damaged (check it with '
+                f'video {self.target}: decoded {decoded} of the {self.length} frames its '
+                f'container announces{where}; the file is truncated or damaged (check it with '
                 'ffprobe; --on-error skip accepts it)')
             if self.on_bad is None:
                 raise err
-            self.on_bad(f'{self.length - index} frame(s) of {self.target}', err)
+            self.on_bad(f'{missing} frame(s) of {self.target}', err)
 
     def close(self) -> None:
         self._cap.release()

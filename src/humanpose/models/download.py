@@ -326,10 +326,22 @@ def download_model(card: Union[str, ModelCard], *, force: bool = False,
     :param progress: called with (bytes done, total or None) while downloading.
     :param timeout_s: network timeout per connection attempt and read, seconds.
     :raises DownloadError: no URL, network failure (the message says how to install the
-        model offline), sha256 mismatch (the bad file is removed), or an archive without
-        the card's model file.
+        model offline), sha256 mismatch (the bad file is removed), an archive that is not
+        what the card describes (removed), or a cache that cannot be written (full,
+        read-only: the message names it and HUMANPOSE_HOME).
     """
-    found = _card(card)
+    try:
+        return _download_model(_card(card), force, source, progress, timeout_s)
+    except OSError as err:
+        where = err.filename or models_dir()
+        raise DownloadError(
+            f'cannot write {where}: {err.strerror or err}; the model cache is {models_dir()}: '
+            'free some space or fix its permissions, or set HUMANPOSE_HOME to a writable '
+            'directory') from err
+
+
+def _download_model(found: ModelCard, force: bool, source: Optional[Path],
+                    progress: Optional[ProgressCallback], timeout_s: float) -> DownloadResult:
     target = model_file(found)
     if target.is_file() and not force and source is None:
         record = download_record(found)
