@@ -244,7 +244,7 @@ class BagSource(_SourceBase):
         depths: Deque[_Depth] = deque(maxlen=_MAX_PENDING * 2)
         camera: Optional[CameraModel] = None
         index = 0
-        for connection, log_time, raw in self._reader.messages():
+        for connection, log_time, raw in self._messages():
             topic = connection.topic
             if topic not in wanted:
                 if self.on_message is not None:
@@ -283,6 +283,22 @@ class BagSource(_SourceBase):
             if frame is not None:
                 yield frame
             index += 1
+
+    def _messages(self) -> Iterator[tuple[Any, int, bytes]]:
+        """Yield the bag's messages; a storage error becomes one BagError line."""
+        messages = iter(self._reader.messages())
+        count = 0
+        while True:
+            try:
+                item = next(messages)
+            except StopIteration:
+                return
+            except Exception as err:  # mcap / sqlite errors of a damaged file
+                detail = ' '.join(str(err).split())[:200]
+                raise BagError(f'cannot read {self.path} after {count} messages: {detail}; the '
+                               'bag is damaged or incomplete (re-record or re-copy it)') from err
+            count += 1
+            yield item
 
     def _ready(self, item: _Pending, depths: Deque[_Depth],
                camera: Optional[CameraModel]) -> bool:
