@@ -114,6 +114,7 @@ def _earlier_run(env: Env) -> None:
 def _mine_kept(env: Env) -> None:
     assert (env.out / 'poses.json').read_bytes() == (env.tmp / 'mine.json').read_bytes()
     assert (env.out / 'poses' / 'metadata.yaml').is_file()
+    assert (env.out / 'poses.mp4').stat().st_size > 0
     assert not [p for p in env.out.iterdir() if p.name.startswith('.')], 'temporary files left'
 
 
@@ -267,7 +268,8 @@ class Case:
     :param make: builds the inputs in env.tmp (and env.out for earlier results).
     :param argv: the command line; ``{pose}``, ``{out}``, ``{tmp}``, ``{det}`` are filled in.
     :param code: expected exit code.
-    :param line: expected in the last stderr line (the error or the summary).
+    :param line: exit code 2: expected in the one error line, which is the last
+        ``humanpose`` line on stderr; other codes: expected in the output.
     :param after: checks the disk afterwards.
     :param patch: sets up a failure that needs a patch (full disk, signal, runtime error).
     """
@@ -313,6 +315,10 @@ CASES = [
     Case('overwrite-with-a-zero-frame-video-keeps-results',
          lambda e: (_earlier_run(e), (e.tmp / 'walk.avi').write_bytes(b'RIFF')),
          VIDEO + ' --overwrite', 2, 'cannot open video', _mine_kept),
+    Case('overwrite-replaces-all-of-an-earlier-run',
+         lambda e: (_earlier_run(e), _folder(e, {'new.png': None})), FOLDER + ' --overwrite', 0,
+         'wrote', lambda e: ({r['image_id'] for r in _results(e)} == {'new'},
+                             not (e.out / 'poses.mp4').exists(), _bag_closed(e) == 1)),
     Case('overwrite-refuses-a-user-directory-named-poses.json',
          lambda e: (ONE(e), (e.out / 'poses.json').mkdir(parents=True),
                     (e.out / 'poses.json' / 'thesis.tex').write_text('mine')),
@@ -456,7 +462,7 @@ def test_bad_input(case: Case, tmp_path: Path, pose_model: Path, detector_model:
     argv = case.argv.format(pose=pose_model, det=detector_model, out=env.out, tmp=tmp_path,
                             src='')
     code = main(argv.split())
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.startswith('humanpose ')]
     assert code == case.code, err
     if case.code == 2:
@@ -465,7 +471,7 @@ def test_bad_input(case: Case, tmp_path: Path, pose_model: Path, detector_model:
         assert case.line in errors[0], err
         assert errors[0] == lines[-1]
     else:
-        assert case.line in err, err
+        assert case.line in out + err, out + err
     result = case.after(env)
     if isinstance(result, tuple):
         assert all(r is not False for r in result)

@@ -116,6 +116,7 @@ class StagedOutputs:
                     f'{path} exists but is not a {spec.what} written by humanpose; not '
                     'replacing it. Move it away or choose another --out')
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.overwrite = overwrite
         self._tag = f'partial-{os.getpid()}-{threading.get_ident() % 100000}'
         self._staged: dict[str, Path] = {}
 
@@ -144,9 +145,17 @@ class StagedOutputs:
     def commit(self) -> list[Path]:
         """Rename every staged output into place (replacing ours) and return the paths.
 
-        Outputs are renamed one by one; each rename is atomic for files.
+        Outputs are renamed one by one; each rename is atomic for files. With
+        ``overwrite``, an earlier output of ours that this run did not write (e.g. the
+        video of a run with ``--video`` when this one has none) is removed, so the
+        directory never mixes two runs.
         """
         written: list[Path] = []
+        if self.overwrite:
+            for name, spec in self.specs.items():
+                final = self.directory / name
+                if name not in self._staged and os.path.lexists(final) and spec.is_ours(final):
+                    _remove(final)
         for name, staged in self._staged.items():
             if not os.path.lexists(staged):
                 continue
