@@ -30,6 +30,7 @@ from importlib import resources
 import json
 import logging
 import math
+import numbers
 from pathlib import Path
 import re
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -72,7 +73,7 @@ class Field:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise FieldProblem(f'a number, got {value!r}')
     if not math.isfinite(value):
         raise FieldProblem(f'a finite number, got {value!r}')
@@ -92,7 +93,10 @@ def _float_in(low: float, high: float, low_open: bool = False) -> Reader:
 
 def _int_in(low: int, high: int) -> Reader:
     def read(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 192.0 from a JSON writer is 192
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
+                low <= int(value) <= high):
             raise FieldProblem(f'an integer in [{low}, {high}], got {value!r}')
         return int(value)
     return read
@@ -108,6 +112,8 @@ def _odd_int(value: Any) -> int:
 def _sequence(item: Reader, length: Optional[int], what: str) -> Reader:
     """Read a list of ``length`` items (any length >= 1 when None) as a tuple."""
     def read(value: Any) -> tuple[Any, ...]:
+        if hasattr(value, 'tolist'):  # a NumPy array in a card given as a dict
+            value = value.tolist()
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
             raise FieldProblem(f'{what}, got {value!r}')
         if (length is not None and len(value) != length) or not value:
@@ -124,7 +130,7 @@ def _pair_or_number(item: Reader, what: str) -> Reader:
     pair = _sequence(item, 2, what)
 
     def read(value: Any) -> tuple[Any, ...]:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
             number = item(value)
             return (number, number)
         return tuple(pair(value))
