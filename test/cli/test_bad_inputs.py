@@ -94,6 +94,16 @@ def _bag_with_a_corrupt_message(env: Env) -> Path:
     return path
 
 
+def _truncated_mcap(env: Env) -> Path:
+    from humanpose.io.bags import write_image_bag
+    from humanpose.io.sources import SourceFrame
+    write_image_bag(env.tmp / 'rec', [SourceFrame(i, i * 10**8, str(i), _image())
+                                      for i in range(4)])
+    data = (env.tmp / 'rec' / 'rec.mcap').read_bytes()
+    (env.tmp / 'cut.mcap').write_bytes(data[:len(data) // 2])
+    return env.tmp / 'cut.mcap'
+
+
 def _copied_images(env: Env) -> int:
     from rosbags.rosbag2 import Reader
     with Reader(env.out / 'poses') as reader:
@@ -324,6 +334,11 @@ CASES = [
                     (e.out / 'poses.json' / 'thesis.tex').write_text('mine')),
          FOLDER + ' --overwrite', 2, 'is not a COCO results file written by humanpose',
          lambda e: (e.out / 'poses.json' / 'thesis.tex').read_text() == 'mine'),
+    Case('overwrite-refuses-a-poses-directory-with-user-files',
+         lambda e: (ONE(e), (e.out / 'poses').mkdir(parents=True),
+                    (e.out / 'poses' / 'notes.txt').write_text('mine')),
+         FOLDER + ' --overwrite', 2, 'is not a rosbag2 directory written by humanpose',
+         lambda e: (e.out / 'poses' / 'notes.txt').read_text() == 'mine'),
     Case('overwrite-refuses-a-user-directory-named-poses.mp4',
          lambda e: (ONE(e), (e.out / 'poses.mp4').mkdir(parents=True),
                     (e.out / 'poses.mp4' / 'clip.mp4').write_text('mine')),
@@ -347,8 +362,8 @@ CASES = [
     Case('all-images-bad-skipped', lambda e: _folder(e, {'b.png': CORRUPT}),
          FOLDER + ' --on-error skip', 2, 'no frame of'),
     Case('image-ids-1-and-001-stay-distinct',
-         lambda e: _folder(e, {'1.png': None, '001.png': None}), FOLDER, 0, 'frames: 2',
-         lambda e: {r['image_id'] for r in _results(e)} == {'1', '001'}),
+         lambda e: _folder(e, {'1.png': None, '001.png': None, '0001.png': None}), FOLDER, 0,
+         'frames: 3', lambda e: {r['image_id'] for r in _results(e)} == {'1', '001', '0001'}),
     # Videos that end early are reported; what decoded is kept.
     Case('truncated-video-reported', lambda e: _video(e, 20, keep=0.5), VIDEO, 2,
          'decoded 10 of the 20 frames', lambda e: _bag_closed(e) == 10),
@@ -368,6 +383,9 @@ CASES = [
          '/camera/color/image_raw in', _nothing_written),
     Case('depth-topic-is-the-only-image-topic', _depth_only_bag,
          BAG + ' --depth-topic /camera/rgb', 2, 'is the only colour image candidate'),
+    Case('truncated-mcap-not-blamed-on-rosbags', _truncated_mcap,
+         RUN.replace('{src}', '{tmp}/cut.mcap'), 2,
+         'the bag is damaged or incomplete (re-record or re-copy it)'),
     Case('garbage-bag-metadata-one-line',
          lambda e: ((e.tmp / 'bag').mkdir(), (e.tmp / 'bag' / 'metadata.yaml').write_text(
              'rosbag2_bagfile_information:\n  version: [\n  - a\n  b: {\n' * 3)),
@@ -427,6 +445,11 @@ CASES = [
     Case('model-cache-unwritable', _downloadable(lambda e: _served(e, _model_zip())),
          'models download test-dl', 2, 'set HUMANPOSE_HOME to a writable directory',
          lambda e: (e.tmp / 'home').read_text() == 'x', _home_is_a_file),
+    Case('model-cache-full', _downloadable(lambda e: _served(e, _model_zip())),
+         'models download test-dl', 2, 'No space left on device; the model cache is',
+         lambda e: None,
+         _raise_in('humanpose.models.download._extract',
+                   OSError(errno.ENOSPC, 'No space left on device', 'models/test-dl.onnx'))),
     Case('cached-stitched-zip-removed',
          _cached_archive(_model_zip() + _zip({'m/end2end.onnx': b'x' * 5000})),
          'models download test-dl', 2, 'run the command again to download it anew',
@@ -532,6 +555,9 @@ API_CASES: list[tuple[str, Callable[[Path], Any], str, str]] = [
     ('singular-k', lambda p: _singular_k(), 'InvalidInputError', 'last row must be [0, 0, 1]'),
     ('singular-camera-info', lambda p: _singular_camera_info(), 'InvalidInputError',
      'not a pinhole camera matrix'),
+    ('singular-p', lambda p: __import__('humanpose').types.CameraModel(
+        W, H, k=np.eye(3), p=[[500, 0, 160, 0], [0, 500, 120, 0], [0, 0, 0, 0]]),
+     'InvalidInputError', 'camera P = '),
 ]
 
 
@@ -554,3 +580,31 @@ def test_depth_of_1e30_m_is_no_reading() -> None:
                                window=3)
     assert valid.tolist() == [[False, True]]
     assert np.isnan(points[0, 0]).all() and points[0, 1, 2] == pytest.approx(2.0)
+
+
+def test_uncalibrated_camera_info_in_a_bag_is_reported_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import humanpose.lift3d as lift3d
+    from humanpose.io.bags import BagSource, write_image_bag
+    from humanpose.io.sources import SourceFrame
+    from humanpose.types import CameraModel
+
+    camera = CameraModel.from_intrinsics(W, H, 500.0, 500.0, 160.0, 120.0)
+    depth = np.full((H, W), 2000, np.uint16)
+    write_image_bag(tmp_path / 'bag', [SourceFrame(i, i * 10**8, str(i), _image(), depth=depth,
+                                                   camera=camera) for i in range(4)],
+                    depth_topic='/camera/depth', camera_info_topic='/camera/camera_info')
+    real = lift3d.camera_from_info
+
+    def uncalibrated(msg: Any) -> Any:  # every CameraInfo of the bag says K = 0
+        msg.k = np.zeros(9)
+        return real(msg)
+
+    monkeypatch.setattr(lift3d, 'camera_from_info', uncalibrated)
+    caplog.set_level('WARNING')
+    with BagSource(tmp_path / 'bag', depth_topic='/camera/depth',
+                   camera_info_topic='/camera/camera_info') as source:
+        frames = list(source)
+    assert len(frames) == 4 and all(f.camera is None for f in frames)
+    assert len([r for r in caplog.records if 'no calibration' in r.getMessage()]) == 1

@@ -87,3 +87,57 @@ def test_simcc3d_card_needs_three_sigmas():
     with pytest.raises(ModelCardError, match='sigma'):
         card_from_dict({'name': 'x', 'task': 'pose', 'input_size': [288, 384],
                         'head': {'type': 'simcc3d', 'split_ratio': 2.0, 'sigma': [6, 6]}})
+
+
+def test_sigma_may_be_one_number_for_both_axes_as_in_mmpose():
+    card = card_from_dict({'name': 'x', 'task': 'pose', 'input_size': [192, 256],
+                           'head': {'type': 'simcc', 'split_ratio': 2.0, 'sigma': 5}})
+    assert card.head['sigma'] == (5.0, 5.0)
+
+
+@pytest.mark.parametrize(('shapes', 'message'), [
+    ((['n', 3, 256, 192], {'simcc_x': ['n', 133, 384], 'simcc_y': ['n', 133, 512]}), ''),
+    ((['n', 3, 'h', 'w'], {'simcc_x': ['n', 133, 'x'], 'simcc_y': ['n', 133, 'y']}), ''),
+    ((['n', 1, 256, 192], {'simcc_x': ['n', 133, 384], 'simcc_y': ['n', 133, 512]}),
+     'the input has 1 channels'),
+    ((['n', 3, 256, 192], {'simcc_x': ['n', 133, 384], 'simcc_y': ['n', 133, 256]}),
+     'simcc_y has 256 bins, but input height 256 x split_ratio 2 needs 512'),
+    ((['n', 3, 256, 192], {'heatmaps': ['n', 133, 64, 48]}), 'a simcc head needs 2 outputs'),
+    ((['n', 3, 256, 192], {'a': ['n', 133, 384], 'b': ['n', 133, 512], 'c': ['n', 133, 576]}),
+     'three SimCC outputs are a 3D (RTMW3D) model: give it a simcc3d card'),
+])
+def test_cards_are_checked_against_the_model_shapes(shapes, message):
+    from humanpose.models.card import check_card_against_model
+    card = get_card('rtmw-m-256x192')
+    if not message:
+        check_card_against_model(card, *shapes, 'm.onnx')
+        return
+    with pytest.raises(ModelCardError, match='m.onnx: model card .rtmw-m-256x192. does not fit'
+                       ) as info:
+        check_card_against_model(card, *shapes, 'm.onnx')
+    assert message in str(info.value)
+
+
+def test_detector_cards_are_checked_against_the_model_shapes():
+    from humanpose.models.card import check_card_against_model
+    yolox = card_from_dict({'name': 'y', 'task': 'detection', 'input_size': [416, 416],
+                            'head': {'type': 'yolox'}})
+    check_card_against_model(yolox, [1, 3, 416, 416], {'output': [1, 3549, 6]}, 'y.onnx')
+    with pytest.raises(ModelCardError, match='3000 anchor points'):
+        check_card_against_model(yolox, [1, 3, 416, 416], {'output': [1, 3000, 6]}, 'y.onnx')
+    with pytest.raises(ModelCardError, match='needs outputs dets'):
+        check_card_against_model(get_card('rtmdet-m-person'), [1, 3, 640, 640],
+                                 {'output': [1, 100, 5]}, 'd.onnx')
+
+
+def test_simcc3d_cards_are_checked_against_the_model_shapes():
+    from humanpose.models.card import check_card_against_model
+    card = get_card('rtmw3d-x-384x288')
+    outputs = {'output': [1, 133, 576], '1554': [1, 133, 768], '1556': [1, 133, 576]}
+    check_card_against_model(card, [1, 3, 384, 288], outputs, 'm.onnx')
+    with pytest.raises(ModelCardError, match='1556 has 576 bins, but depth_size 384 x '
+                                             'split_ratio 2 needs 768; fix `head.depth_size`'):
+        check_card_against_model(card_from_dict({
+            'name': 'c', 'task': 'pose', 'input_size': [288, 384], 'skeleton': 'coco_wholebody',
+            'head': {'type': 'simcc3d', 'split_ratio': 2.0, 'depth_size': 384}}),
+            [1, 3, 384, 288], outputs, 'm.onnx')

@@ -184,6 +184,19 @@ def test_complete_part_answered_416_is_used(server: Server, clean_cache: Path) -
     assert server.sent == 0
 
 
+def test_stale_part_answered_416_is_downloaded_again(server: Server, clean_cache: Path) -> None:
+    # A .part of another, larger file (e.g. an older release): the server has no bytes past
+    # its length (416), and the part is no valid archive, so it is fetched anew.
+    card = _card(server.url + '/models/rtmw-test.zip', sha256=None)
+    part = archive_file(card).with_name(archive_file(card).name + '.part')
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b'\x00' * (len(ARCHIVE) + 100))
+    result = download_model(card)
+    assert server.ranges == [f'bytes={len(ARCHIVE) + 100}-', '']
+    assert server.sent == len(ARCHIVE) and result.sha256 == ARCHIVE_SHA
+    assert result.path.read_bytes() == MODEL_BYTES
+
+
 def test_offline_machine_gets_told_where_to_copy_the_file(clean_cache: Path) -> None:
     card = _card(f'http://127.0.0.1:{_closed_port()}/models/rtmw-test.zip')
     with pytest.raises(DownloadError) as info:
