@@ -157,7 +157,8 @@ class StagedOutputs:
                 if name not in self._staged and os.path.lexists(final) and spec.is_ours(final):
                     _remove(final)
         for name, staged in self._staged.items():
-            if not os.path.lexists(staged):
+            if not os.path.lexists(staged):  # never written (e.g. no video frame)
+                _remove(self._holder(name))
                 continue
             final = self.directory / name
             if self.specs[name].directory and os.path.lexists(final):
