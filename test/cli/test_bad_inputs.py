@@ -391,6 +391,10 @@ CASES = [
              'rosbag2_bagfile_information:\n  version: [\n  - a\n  b: {\n' * 3)),
          BAG, 2, 'cannot read rosbag2'),
     # Options.
+    Case('max-people-not-a-number', ONE, FOLDER + ' --max-people abc', 2,
+         "argument --max-people: invalid int value: 'abc' (see humanpose run --help)"),
+    Case('unknown-option', ONE, FOLDER + ' --max-peeple 3', 2,
+         'unrecognized arguments: --max-peeple 3'),
     Case('max-people-0', ONE, FOLDER + ' --max-people 0', 2, '--max-people must be'),
     Case('max-people-negative', ONE, FOLDER + ' --max-people -1', 2, '--max-people must be'),
     Case('score-threshold-nan', ONE, FOLDER + ' --score-threshold nan', 2,
@@ -484,9 +488,12 @@ def test_bad_input(case: Case, tmp_path: Path, pose_model: Path, detector_model:
         case.patch(monkeypatch, env)
     argv = case.argv.format(pose=pose_model, det=detector_model, out=env.out, tmp=tmp_path,
                             src='')
-    code = main(argv.split())
+    try:
+        code = main(argv.split())
+    except SystemExit as exit:  # argparse's usage errors
+        code = int(exit.code or 0)
     out, err = capsys.readouterr()
-    lines = [line for line in err.splitlines() if line.startswith('humanpose ')]
+    lines = [line for line in err.splitlines() if line.startswith('humanpose')]
     assert code == case.code, err
     if case.code == 2:
         errors = [line for line in lines if ': error: ' in line]

@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 from humanpose.errors import HumanPoseError
 
@@ -50,8 +50,16 @@ def os_error_line(err: OSError) -> str:
 COMMANDS: tuple[str, ...] = ('run', 'demo', 'eval', 'models', 'build_engine', 'bench')
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line too (exit code 2, as argparse's)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message (see prog --help)`` and exit 2."""
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog='humanpose', description='Whole-body human pose (COCO-WholeBody, 133 keypoints).')
     parser.add_argument('-v', '--verbose', action='count', default=0,
                         help='more log output (-vv for debug)')
