@@ -1,7 +1,8 @@
 """3D keypoints from an aligned depth image and the colour camera's model.
 
 For every keypoint the depth is the median of the valid readings in a small square
-window around it (0, NaN, Inf and negative readings are not readings). The keypoint is
+window around it (0, NaN, Inf, negative readings and readings beyond MAX_DEPTH_M are
+not readings). The keypoint is
 then back-projected along its camera ray: ``X = z * ray``, with ``z`` the depth along the
 optical axis (REP 118: depth images hold z, not range). A keypoint without a valid
 reading gets a NaN position and is reported invalid; it is never placed at 0 m.
@@ -58,10 +59,10 @@ DEPTH_ENCODINGS: dict[str, DepthEncoding] = {
     'mono16': DepthEncoding(np.dtype(np.uint16), 0.001),
     '32FC1': DepthEncoding(np.dtype(np.float32), 1.0),
 }
-#: The encoding a dtype implies when none is given.
 #: Readings beyond this many metres are not readings (no depth camera measures that far;
 #: a 32FC1 image holding 1e30 is garbage, not a point 1e30 m away).
 MAX_DEPTH_M = 1000.0
+#: The encoding a dtype implies when none is given.
 _ENCODING_OF_DTYPE: dict[np.dtype[Any], str] = {
     np.dtype(np.uint16): '16UC1',
     np.dtype(np.float32): '32FC1',

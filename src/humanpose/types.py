@@ -179,7 +179,7 @@ def _intrinsics_problem(matrix: F64) -> str:
         return 'it has NaN or infinite entries'
     if not (matrix[0, 0] > 0 and matrix[1, 1] > 0):
         return f'the focal lengths fx = {matrix[0, 0]:g}, fy = {matrix[1, 1]:g} must be positive'
-    if not np.allclose(matrix[2], [0.0, 0.0, 1.0]) or matrix[1, 0] != 0:
+    if not np.allclose(matrix[2], [0.0, 0.0, 1.0]) or not np.isclose(matrix[1, 0], 0.0):
         return 'its last row must be [0, 0, 1] (and it must be upper triangular)'
     return ''
 
