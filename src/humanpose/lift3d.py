@@ -3,8 +3,9 @@
 For every keypoint the depth is the median of the valid readings in a small square
 window around it (0, NaN, Inf, negative readings and readings beyond :data:`MAX_DEPTH_M`
 are not readings). The keypoint is then back-projected along its camera ray:
-``X = z * ray``, with ``z`` the depth along the optical axis (REP 118: depth images hold z, not range). A keypoint without a valid
-reading gets a NaN position and is reported invalid; it is never placed at 0 m.
+``X = z * ray``, with ``z`` the depth along the optical axis (REP 118: depth images hold
+z, not range). A keypoint without a valid reading gets a NaN position and is reported
+invalid; it is never placed at 0 m.
 
 Which image the keypoints come from decides the camera model (sensor_msgs/CameraInfo
 semantics):
