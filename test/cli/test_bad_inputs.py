@@ -419,7 +419,7 @@ CASES = [
            'input_size must be [width, height]'),
           ('not-utf8', '', b'name: c\ndescription: \xff\xfe\n', 'is not UTF-8 text'),
           ('split-ratio-contradicts-model', 'head: {type: simcc, split_ratio: 1.0}\n', None,
-           'simcc_x has 384 bins, but input width 192 x split_ratio 1 gives 192'),
+           'simcc_x has 384 bins, but input width 192 x split_ratio 1 needs 192'),
           ('input-size-contradicts-model', 'input_size: [288, 384]\n' + _simcc(), None,
            'the card says input_size [288, 384]'),
           ('skeleton-contradicts-model',

@@ -226,7 +226,7 @@ def _keypoint_problem(card: ModelCard, count: Any, output: str) -> str:
 
 def _check_simcc(card: ModelCard, input_shape: Sequence[Any],
                  outputs: Mapping[str, Sequence[Any]]) -> str:
-    """SimCC heads (2D ``simcc``, 3D ``simcc3d``): outputs picked as the decoder does."""
+    """Check a SimCC head (2D ``simcc``, 3D ``simcc3d``); outputs picked as the decoder does."""
     three = card.head_type == 'simcc3d'
     wanted = tuple(card.head.get('outputs') or (
         ('simcc_x', 'simcc_y', 'simcc_z') if three else ('simcc_x', 'simcc_y')))
