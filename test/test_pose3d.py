@@ -214,11 +214,15 @@ def test_2d_network_without_depth_has_no_3d_and_with_depth_says_depth(pose_model
     np.array([[500.0, 0, 320], [0, 500, 240], [500, 0, 320]]),  # singular
     np.array([[np.nan, 0, 320], [0, 500, 240], [0, 0, 1]]),
 ])
-def test_singular_or_missing_intrinsics_are_one_clear_error(k):
-    # The camera model refuses them where it is made (issue 14: CameraModel checks K and P),
-    # so no 3D path ever sees them.
-    with pytest.raises(InvalidInputError, match='is not a pinhole camera matrix'):
-        CameraModel(1280, 720, k)
+def test_singular_or_missing_intrinsics_are_one_clear_error(pipeline, k):
+    if k.any():  # a malformed calibration is refused where the camera model is made
+        with pytest.raises(InvalidInputError, match='is not a pinhole camera matrix'):
+            CameraModel(1280, 720, k)
+        return
+    scene = _scene(NORMAL, 3.0)  # an uncalibrated one (K = 0) where rays are needed
+    camera = CameraModel(1280, 720, k)
+    with pytest.raises(InvalidInputError, match='cannot turn pixels into rays'):
+        pipeline(scene.image, scene.boxes, camera=camera)
 
 
 def test_unknown_depth_encoding_is_one_clear_error(pipeline):

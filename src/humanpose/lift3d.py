@@ -291,6 +291,11 @@ def pixel_rays(keypoints_px: NDArray[Any], camera: CameraModel, *, rectified: bo
         matrix = camera.p[:, :3]
     else:
         matrix = camera.k
+    if not matrix.any():
+        raise InvalidInputError(
+            f'the camera is uncalibrated ({"P" if rectified else "K"} all zero): 3D keypoints '
+            'need focal lengths and a principal point; calibrate the camera or publish its '
+            'factory intrinsics on camera_info')
     distorted = not rectified and bool(np.any(camera.d != 0))
     if distorted:
         undistort = UNDISTORTERS.get(camera.distortion_model)

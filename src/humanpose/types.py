@@ -205,6 +205,11 @@ class CameraModel:
     distortion_model: str = 'plumb_bob'
     frame_id: str = ''
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether K holds a calibration (all zero = uncalibrated, as in CameraInfo)."""
+        return bool(self.k.any())
+
     def __post_init__(self) -> None:
         object.__setattr__(self, 'k', np.asarray(self.k, np.float64).reshape(3, 3))
         object.__setattr__(self, 'd', np.asarray(self.d, np.float64).reshape(-1))
@@ -219,6 +224,8 @@ class CameraModel:
                 f'camera size must be positive, got {self.width}x{self.height}')
         assert self.p is not None
         for name, matrix in (('K', self.k), ('P', self.p[:, :3])):
+            if not matrix.any():
+                continue  # all zero: an uncalibrated camera (sensor_msgs/CameraInfo's sign)
             problem = _intrinsics_problem(matrix)
             if problem:
                 raise InvalidInputError(

@@ -562,6 +562,10 @@ API_CASES: list[tuple[str, Callable[[Path], Any], str, str]] = [
     ('singular-k', lambda p: _singular_k(), 'InvalidInputError', 'last row must be [0, 0, 1]'),
     ('singular-camera-info', lambda p: _singular_camera_info(), 'InvalidInputError',
      'not a pinhole camera matrix'),
+    ('uncalibrated-camera-for-3d', lambda p: __import__('humanpose.lift3d').lift3d.lift_to_3d(
+        np.zeros((1, 2, 2)), np.ones((H, W), np.float32),
+        __import__('humanpose').types.CameraModel(W, H, k=np.zeros((3, 3)))),
+     'InvalidInputError', 'the camera is uncalibrated (K all zero)'),
     ('singular-p', lambda p: __import__('humanpose').types.CameraModel(
         W, H, k=np.eye(3), p=[[500, 0, 160, 0], [0, 500, 120, 0], [0, 0, 0, 0]]),
      'InvalidInputError', 'camera P = '),
