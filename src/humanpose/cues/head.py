@@ -120,15 +120,21 @@ def default_intrinsics(width: int, height: int, hfov_deg: float = DEFAULT_HFOV_D
     return assumed_camera(width, height, hfov_deg)
 
 
+#: Where the components of a unit axis k go in its cross-product matrix [k]x (row, column,
+#: component of k, sign): [[0, -kz, ky], [kz, 0, -kx], [-ky, kx, 0]].
+_CROSS_ROWS = np.array([0, 0, 1, 1, 2, 2])
+_CROSS_COLS = np.array([1, 2, 0, 2, 0, 1])
+_CROSS_SRC = np.array([2, 1, 2, 0, 1, 0])
+_CROSS_SIGN = np.array([-1.0, 1.0, 1.0, -1.0, -1.0, 1.0])
+
+
 def rotation_matrices(rvecs: F64) -> F64:
     """Return (N, 3, 3) rotation matrices of (N, 3) rotation vectors (Rodrigues)."""
-    theta = np.linalg.norm(rvecs, axis=-1)[:, None, None]
-    safe = np.where(theta > 1e-12, theta, 1.0)
-    k = rvecs[:, :, None] / safe
-    kx, ky, kz = k[:, 0, 0], k[:, 1, 0], k[:, 2, 0]
-    zero = np.zeros_like(kx)
-    cross = np.stack([np.stack([zero, -kz, ky], -1), np.stack([kz, zero, -kx], -1),
-                      np.stack([-ky, kx, zero], -1)], -2)
+    theta = np.sqrt(np.einsum('ni,ni->n', rvecs, rvecs))
+    k = rvecs / np.where(theta > 1e-12, theta, 1.0)[:, None]
+    cross = np.zeros((len(rvecs), 3, 3))
+    cross[:, _CROSS_ROWS, _CROSS_COLS] = k[:, _CROSS_SRC] * _CROSS_SIGN
+    theta = theta[:, None, None]
     out: F64 = _EYE3 + np.sin(theta) * cross + (1.0 - np.cos(theta)) * (cross @ cross)
     return out
 
@@ -187,15 +193,6 @@ _EYE6 = np.eye(6)
 _EYE6_TINY = 1e-9 * _EYE6
 
 
-def _skew(v: F64) -> F64:
-    """Return (..., 3, 3) cross-product matrices of (..., 3) vectors."""
-    z = np.zeros(v.shape[:-1])
-    out: F64 = np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
-                         np.stack([v[..., 2], z, -v[..., 0]], -1),
-                         np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
-    return out
-
-
 def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     """Weak-perspective pose of each person: a weighted affine fit, made a rotation.
 
@@ -205,21 +202,21 @@ def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     :return: rotations (N, 3, 3) and translations (N, 3).
     """
     design = np.concatenate([model, np.ones((len(model), 1))], axis=1)          # (M, 4)
-    normal = np.einsum('nm,mi,mj->nij', weights, design, design) + _EYE4_TINY
-    rhs = np.einsum('nm,mi,nmk->nik', weights, design, rays)                   # (N, 4, 2)
+    outer = (design[:, :, None] * design[:, None, :]).reshape(len(model), 16)
+    normal = (weights @ outer).reshape(-1, 4, 4) + _EYE4_TINY
+    rhs = design.T @ (weights[..., None] * rays)                                # (N, 4, 2)
     affine = np.linalg.solve(normal, rhs)                                        # (N, 4, 2)
-    r1, r2 = affine[:, :3, 0], affine[:, :3, 1]
-    n1, n2 = np.linalg.norm(r1, axis=1), np.linalg.norm(r2, axis=1)
-    scale = 0.5 * (n1 + n2)
+    rows = affine[:, :3, :].transpose(0, 2, 1)                                   # (N, 2, 3)
+    norms = np.sqrt(np.einsum('nki,nki->nk', rows, rows))                       # (N, 2)
+    scale = 0.5 * (norms[:, 0] + norms[:, 1])
     # The nearest orthonormal pair: symmetric about the bisector of the two rows.
-    a, b = r1 / n1[:, None], r2 / n2[:, None]
-    plus, minus = a + b, a - b
-    plus /= np.linalg.norm(plus, axis=1, keepdims=True)
-    minus /= np.linalg.norm(minus, axis=1, keepdims=True)
-    row1, row2 = (plus + minus) / np.sqrt(2.0), (plus - minus) / np.sqrt(2.0)
+    unit = rows / norms[..., None]
+    pm = np.stack([unit[:, 0] + unit[:, 1], unit[:, 0] - unit[:, 1]], axis=1)    # (N, 2, 3)
+    pm /= np.sqrt(np.einsum('nki,nki->nk', pm, pm))[..., None] * np.sqrt(2.0)
+    row1, row2 = pm[:, 0] + pm[:, 1], pm[:, 0] - pm[:, 1]
     rotation = np.stack([row1, row2, np.cross(row1, row2)], axis=1)
     depth = 1.0 / scale
-    translation = np.stack([affine[:, 3, 0] * depth, affine[:, 3, 1] * depth, depth], axis=1)
+    translation = np.concatenate([affine[:, 3, :] * depth[:, None], depth[:, None]], axis=1)
     return rotation, translation
 
 
@@ -229,7 +226,8 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
 
     Gauss-Newton on the reprojection error (the likelihood under pixel noise), from a
     weak-perspective start (an affine fit, made a rotation), every person in the same
-    array operations: no per-person Python or solver calls.
+    array operations: no per-person Python or solver calls. The Jacobian is written out in
+    closed form (a dozen products of the projected points), not built from matrices.
 
     :param model: (M, 3) landmark positions in the head frame, metres.
     :param rays: (N, M, 2) normalised image coordinates (x/z, y/z) of the landmarks.
@@ -241,29 +239,40 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
     """
     rays = np.where(weights[..., None] > 0, rays, 0.0)
     rotation, translation = _affine_start(model, rays, weights)
-    sqrt_w = np.sqrt(weights)[..., None]                                         # (N, M, 1)
+    sqrt_w = np.sqrt(weights)                                                     # (N, M)
     count = np.maximum(weights.sum(axis=1), 1.0)
+    n, m = weights.shape
+    jac = np.zeros((n, m, 2, 6))
     for _ in range(iterations):
-        rotated = np.einsum('nij,mj->nmi', rotation, model)                      # (N, M, 3)
+        rotated = model @ rotation.transpose(0, 2, 1)                            # (N, M, 3)
         points = rotated + translation[:, None, :]
-        z = np.where(np.abs(points[..., 2]) > 1e-9, points[..., 2], 1e-9)
-        proj = points[..., :2] / z[..., None]
-        residual = (proj - rays) * sqrt_w                                         # (N, M, 2)
-        inv_z = 1.0 / z
-        d_proj = np.zeros(points.shape[:2] + (2, 3))
-        d_proj[..., 0, 0] = inv_z
-        d_proj[..., 1, 1] = inv_z
-        d_proj[..., :, 2] = -proj * inv_z[..., None]
-        # Left perturbation R <- exp(w) R: d(R X) = -[R X]x w; d t = I.
-        jac = np.concatenate([d_proj @ -_skew(rotated), d_proj], axis=-1)        # (N, M, 2, 6)
-        jac = (jac * sqrt_w[..., None]).reshape(len(points), -1, 6)
-        res = residual.reshape(len(points), -1)
-        hessian = np.einsum('nki,nkj->nij', jac, jac)
+        z = points[..., 2]
+        z = np.where(np.abs(z) > 1e-9, z, 1e-9)
+        proj = points[..., :2] / z[..., None]                                    # (N, M, 2)
+        residual = (proj - rays) * sqrt_w[..., None]
+        # Left perturbation R <- exp(w) R, t <- t + dt: d(R X + t) = w x (R X) + dt, so
+        # d(x/z) = (a / z) . d(R X + t) with a = (1, 0, -x/z), d/dw = (R X) x a / z.
+        qx, qy, qz = rotated[..., 0], rotated[..., 1], rotated[..., 2]
+        u, v = proj[..., 0], proj[..., 1]
+        s = sqrt_w / z
+        su, sv = s * u, s * v
+        jac[..., 0, 0] = -su * qy
+        jac[..., 0, 1] = s * qz + su * qx
+        jac[..., 0, 2] = -s * qy
+        jac[..., 0, 3] = s
+        jac[..., 0, 5] = -su
+        jac[..., 1, 0] = -sv * qy - s * qz
+        jac[..., 1, 1] = sv * qx
+        jac[..., 1, 2] = s * qx
+        jac[..., 1, 4] = s
+        jac[..., 1, 5] = -sv
+        flat = jac.reshape(n, -1, 6)
+        hessian = flat.transpose(0, 2, 1) @ flat
         hessian += _EYE6_TINY + 1e-6 * np.einsum('nii->n', hessian)[:, None, None] * _EYE6
-        step = -np.linalg.solve(hessian, np.einsum('nki,nk->ni', jac, res)[..., None])[..., 0]
-        rotation = rotation_matrices(step[:, :3]) @ rotation
-        translation = translation + step[:, 3:]
-    rotated = np.einsum('nij,mj->nmi', rotation, model) + translation[:, None, :]
+        step = -np.linalg.solve(hessian, flat.transpose(0, 2, 1) @ residual.reshape(n, -1, 1))
+        rotation = rotation_matrices(step[:, :3, 0]) @ rotation
+        translation = translation + step[:, 3:, 0]
+    rotated = model @ rotation.transpose(0, 2, 1) + translation[:, None, :]
     with np.errstate(invalid='ignore', divide='ignore'):
         proj = rotated[..., :2] / rotated[..., 2:3]
         rms: F64 = np.sqrt(np.sum(weights[..., None] * (proj - rays) ** 2, axis=(1, 2)) / count)
