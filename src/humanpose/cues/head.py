@@ -193,6 +193,15 @@ _EYE6 = np.eye(6)
 _EYE6_TINY = 1e-9 * _EYE6
 
 
+#: d(R X + t) / d(w, dt) = [-[q]x | I] for q = R X, as q @ _PERTURBATION + _PERTURBATION_CONST
+#: ((3,) -> (3, 6) flattened): -[q]x = [[0, qz, -qy], [-qz, 0, qx], [qy, -qx, 0]].
+_PERTURBATION = np.zeros((3, 3, 6))
+_PERTURBATION[2, 0, 1] = _PERTURBATION[0, 1, 2] = _PERTURBATION[1, 2, 0] = 1.0
+_PERTURBATION[1, 0, 2] = _PERTURBATION[2, 1, 0] = _PERTURBATION[0, 2, 1] = -1.0
+_PERTURBATION = _PERTURBATION.reshape(3, 18)
+_PERTURBATION_CONST = np.concatenate([np.zeros((3, 3)), np.eye(3)], axis=1)
+
+
 def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     """Weak-perspective pose of each person: a weighted affine fit, made a rotation.
 
@@ -242,7 +251,6 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
     sqrt_w = np.sqrt(weights)                                                     # (N, M)
     count = np.maximum(weights.sum(axis=1), 1.0)
     n, m = weights.shape
-    jac = np.zeros((n, m, 2, 6))
     for _ in range(iterations):
         rotated = model @ rotation.transpose(0, 2, 1)                            # (N, M, 3)
         points = rotated + translation[:, None, :]
@@ -250,22 +258,10 @@ def solve_pnp(model: F64, rays: F64, weights: F64, iterations: int = 3
         z = np.where(np.abs(z) > 1e-9, z, 1e-9)
         proj = points[..., :2] / z[..., None]                                    # (N, M, 2)
         residual = (proj - rays) * sqrt_w[..., None]
-        # Left perturbation R <- exp(w) R, t <- t + dt: d(R X + t) = w x (R X) + dt, so
-        # d(x/z) = (a / z) . d(R X + t) with a = (1, 0, -x/z), d/dw = (R X) x a / z.
-        qx, qy, qz = rotated[..., 0], rotated[..., 1], rotated[..., 2]
-        u, v = proj[..., 0], proj[..., 1]
-        s = sqrt_w / z
-        su, sv = s * u, s * v
-        jac[..., 0, 0] = -su * qy
-        jac[..., 0, 1] = s * qz + su * qx
-        jac[..., 0, 2] = -s * qy
-        jac[..., 0, 3] = s
-        jac[..., 0, 5] = -su
-        jac[..., 1, 0] = -sv * qy - s * qz
-        jac[..., 1, 1] = sv * qx
-        jac[..., 1, 2] = s * qx
-        jac[..., 1, 4] = s
-        jac[..., 1, 5] = -sv
+        # Left perturbation R <- exp(w) R, t <- t + dt: d(R X + t) = G (w, dt) with
+        # G = [-[R X]x | I] (linear in R X), and d(x/z, y/z) = (G_xy - (x/z, y/z) G_z) / z.
+        g = (rotated @ _PERTURBATION).reshape(n, m, 3, 6) + _PERTURBATION_CONST
+        jac = (g[..., :2, :] - proj[..., None] * g[..., 2:, :]) * (sqrt_w / z)[..., None, None]
         flat = jac.reshape(n, -1, 6)
         hessian = flat.transpose(0, 2, 1) @ flat
         hessian += _EYE6_TINY + 1e-6 * np.einsum('nii->n', hessian)[:, None, None] * _EYE6
@@ -297,32 +293,38 @@ def estimate_head_poses(keypoints: NDArray[np.floating], confidence: NDArray[np.
     """
     n = len(keypoints)
     ids, model = face_model(skeleton)
-    rotation = np.full((n, 3, 3), np.nan)
-    translation = np.full((n, 3), np.nan)
     valid = np.zeros(n, bool)
+    out = [np.full((n, 3, 3), np.nan), np.full((n, 3), np.nan), np.full((n, 3), np.nan),
+           np.full((n, 3), np.nan), np.full(n, np.nan)]
     if n and len(ids) >= max(min_points, 3):
         rays = pixel_rays(np.asarray(keypoints)[:, ids], camera, rectified=rectified,
                           image_size=image_size)                                   # (N, M, 2)
         usable = (np.asarray(confidence)[:, ids] >= min_confidence) & \
             np.isfinite(rays).all(axis=-1)
         fit = usable.sum(axis=1) >= max(min_points, 4)
-        if fit.any():
-            r, t, rms = solve_pnp(model, rays[fit], usable[fit].astype(np.float64))
+        everyone = bool(fit.all())
+        if everyone or fit.any():
+            if not everyone:
+                rays, usable = rays[fit], usable[fit]
+            r, t, rms = solve_pnp(model, rays, usable.astype(np.float64))
             # In front of the camera, converged (a face's landmarks reproject within a
             # few percent of its size; a failed fit does not).
-            ok = np.isfinite(rms) & (t[:, 2] > 0) & np.isfinite(r).all(axis=(1, 2)) & \
-                (rms < 0.1 * np.linalg.norm(model, axis=1).max() / np.maximum(t[:, 2], 1e-9))
-            index = np.flatnonzero(fit)[ok]
-            valid[index] = True
-            rotation[index], translation[index] = r[ok], t[ok]
-    ypr = np.full((n, 3), np.nan)
-    direction = np.full((n, 3), np.nan)
-    attention = np.full(n, np.nan)
-    if valid.any():
-        ypr[valid] = yaw_pitch_roll(rotation[valid])
-        direction[valid] = rotation[valid][:, :, 0]
-        to_camera = -translation[valid] / np.linalg.norm(translation[valid], axis=1,
-                                                         keepdims=True)
-        cos = np.clip(np.sum(direction[valid] * to_camera, axis=1), -1.0, 1.0)
-        attention[valid] = np.arccos(cos)
+            distance = np.sqrt(np.einsum('ni,ni->n', t, t))
+            with np.errstate(invalid='ignore'):
+                ok = np.isfinite(rms) & (t[:, 2] > 0) & np.isfinite(r).all(axis=(1, 2)) & \
+                    (rms < 0.1 * np.linalg.norm(model, axis=1).max() / np.maximum(t[:, 2], 1e-9))
+            direction = r[:, :, 0]
+            with np.errstate(invalid='ignore', divide='ignore'):
+                cos = -np.einsum('ni,ni->n', direction, t) / distance
+            fitted = [r, t, yaw_pitch_roll(r), direction,
+                      np.arccos(np.clip(cos, -1.0, 1.0))]
+            if everyone and ok.all():
+                valid[:] = True
+                out = fitted
+            else:
+                index = np.flatnonzero(fit)[ok]
+                valid[index] = True
+                for full, part in zip(out, fitted):
+                    full[index] = part[ok]
+    rotation, translation, ypr, direction, attention = out
     return HeadPoses(valid, rotation, ypr, direction, translation, attention)

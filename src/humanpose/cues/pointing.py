@@ -76,16 +76,18 @@ class Pointing:
 
 
 def _ramp(x: F64, low: float, high: float) -> F64:
-    with np.errstate(invalid='ignore'):
-        out: F64 = np.nan_to_num(np.clip((x - low) / (high - low), 0.0, 1.0))
+    # fmax drops NaN: unknown angles score 0.
+    out: F64 = np.fmin(np.fmax((x - low) / (high - low), 0.0), 1.0)
     return out
 
 
 def _angle_deg(a: F64, b: F64) -> F64:
     """Angle between vectors (..., D), degrees; NaN where either is zero or NaN."""
-    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    a, b = np.broadcast_arrays(a, b)
+    na = np.sqrt(np.einsum('...i,...i->...', a, a))
+    nb = np.sqrt(np.einsum('...i,...i->...', b, b))
     with np.errstate(invalid='ignore', divide='ignore'):
-        cos = np.sum(a * b, axis=-1) / (na * nb)
+        cos = np.einsum('...i,...i->...', a, b) / (na * nb)
     out: F64 = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     return out
 
@@ -96,15 +98,23 @@ def _unit(v: F64) -> F64:
     return out
 
 
-def _arm_angles(points: F64, ids: BodyIds, down_default: F64, hips_ok: B
-                ) -> tuple[F64, F64, F64]:
-    """Elbow angle, upper-arm lift and forearm lift (N, 2), degrees, of (N, K, D) keypoints."""
-    s, e, w = points[:, ids.shoulder], points[:, ids.elbow], points[:, ids.wrist]
-    elbow = _angle_deg(s - e, w - e)
-    down = points[:, ids.hip].mean(axis=1) - s.mean(axis=1)                 # (N, D)
+def _arm_angles(points: F64, down_default: F64, hips_ok: B) -> tuple[F64, F64, F64]:
+    """Elbow angle, upper-arm lift and forearm lift (N, 2), degrees.
+
+    :param points: (N, 8, D) shoulders, elbows, wrists and hips (left, right each).
+    :param down_default: (D,) torso-down where the hips are not known.
+    :param hips_ok: (N,) both hips known.
+    """
+    s, e, w, h = points[:, 0:2], points[:, 2:4], points[:, 4:6], points[:, 6:8]
+    down = h.mean(axis=1) - s.mean(axis=1)                                  # (N, D)
     down = np.where(hips_ok[:, None] & np.isfinite(down).all(axis=1, keepdims=True),
-                    down, down_default)
-    return elbow, _angle_deg(e - s, down[:, None, :]), _angle_deg(w - e, down[:, None, :])
+                    down, down_default)[:, None, None, :]
+    upper, fore = e - s, w - e
+    # All three angles in one pass: (N, 3, 2) = elbow, upper-arm lift, forearm lift.
+    down = np.broadcast_to(down, (len(s), 2) + upper.shape[1:])
+    towards = np.concatenate([fore[:, None], down], axis=1)
+    angles = _angle_deg(np.stack([-upper, upper, fore], axis=1), towards)
+    return angles[:, 0], angles[:, 1], angles[:, 2]
 
 
 def fit_line_direction(points: F64) -> F64:
@@ -155,20 +165,26 @@ def estimate_pointing(keypoints: NDArray[np.floating], confidence: NDArray[np.fl
     kp = np.asarray(keypoints, np.float64)
     conf = np.asarray(confidence)
     arm_ids = np.stack([ids.shoulder, ids.elbow, ids.wrist], axis=1)        # (2, 3)
+    angle_ids = np.concatenate([ids.shoulder, ids.elbow, ids.wrist, ids.hip])  # (8,)
     seen = (conf[:, arm_ids] >= threshold).all(axis=-1)                       # (N, 2)
     hips_ok = np.asarray((conf[:, ids.hip] >= threshold).all(axis=1), bool)
-    elbow, lift, fore_lift = _arm_angles(kp, ids, np.array([0.0, 1.0]), hips_ok)
     has_3d = keypoints_3d is not None and confidence_3d is not None
     if has_3d:
+        # 2D (z = 0) and 3D arms in one pass: (2N, 8, 3).
         assert keypoints_3d is not None and confidence_3d is not None
         kp3 = np.asarray(keypoints_3d, np.float64)
         ok3 = (np.asarray(confidence_3d) > 0) & np.isfinite(kp3).all(axis=-1)
         arm3 = ok3[:, arm_ids].all(axis=-1)                                   # (N, 2)
         hips3 = np.asarray(ok3[:, ids.hip].all(axis=1), bool)
-        elbow3, lift3, fore_lift3 = _arm_angles(kp3, ids, np.array([0.0, 1.0, 0.0]), hips3)
-        elbow = np.where(arm3, elbow3, elbow)
-        lift = np.where(arm3, lift3, lift)
-        fore_lift = np.where(arm3, fore_lift3, fore_lift)
+        flat = np.zeros((n, len(angle_ids), 3))
+        flat[..., :2] = kp[:, angle_ids]
+        elbow, lift, fore_lift = _arm_angles(
+            np.concatenate([flat, kp3[:, angle_ids]]), np.array([0.0, 1.0, 0.0]),
+            np.concatenate([hips_ok, hips3]))
+        elbow, lift, fore_lift = (np.where(arm3, a[n:], a[:n])
+                                  for a in (elbow, lift, fore_lift))
+    else:
+        elbow, lift, fore_lift = _arm_angles(kp[:, angle_ids], np.array([0.0, 1.0]), hips_ok)
     straight = _ramp(elbow, *config.straight_deg)
     finger = (hand_state == HAND_POINTING).astype(np.float64)
     # A straight arm must lift its upper arm (an arm swinging while walking does not
