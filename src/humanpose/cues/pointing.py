@@ -123,8 +123,14 @@ def fit_line_direction(points: F64) -> F64:
     The principal axis of each point set, oriented from its first point to its last.
     """
     centred = points - points.mean(axis=1, keepdims=True)
-    _, _, vt = np.linalg.svd(centred)
-    axis = vt[:, 0]
+    if points.shape[-1] == 2:
+        # In the plane, the principal axis of the 2x2 scatter in closed form.
+        sxx, syy = np.einsum('npi,npi->in', centred, centred)
+        sxy = np.einsum('np,np->n', centred[..., 0], centred[..., 1])
+        half = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)
+        axis = np.stack([np.cos(half), np.sin(half)], axis=-1)
+    else:
+        axis = np.linalg.svd(centred)[2][:, 0]
     sign = np.sign(np.sum(axis * (points[:, -1] - points[:, 0]), axis=-1, keepdims=True))
     out: F64 = axis * np.where(sign == 0, 1.0, sign)
     return out
@@ -226,8 +232,10 @@ def estimate_pointing(keypoints: NDArray[np.floating], confidence: NDArray[np.fl
         line_ids[forearm, 0] = side_ids[forearm, 1]
     origin_px = np.full((n, 2), np.nan)
     direction_px = np.full((n, 2), np.nan)
-    origin_px[pointing] = kp[rows, tip_id][pointing]
-    direction_px[pointing] = fit_line_direction(kp[rows[:, None], line_ids])[pointing]
+    if pointing.any():
+        origin_px[pointing] = kp[rows, tip_id][pointing]
+        direction_px[pointing] = fit_line_direction(kp[rows[pointing, None],
+                                                       line_ids[pointing]])
     origin_m = np.full((n, 3), np.nan)
     direction = np.full((n, 3), np.nan)
     target = np.full((n, 3), np.nan)

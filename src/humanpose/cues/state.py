@@ -119,23 +119,33 @@ class CueMemory:
             track.append(stamp_ns, wave_x[i], wave_valid[i])
             tracks.append(track)
         n = len(ids)
-        window_ns = int(window_s * 1e9)
-        count = 0
-        for track in tracks:
-            if track is not None:
-                recent = track.latest(track.size)[0]
-                count = max(count, int(np.sum(recent >= stamp_ns - window_ns)))
+        since = stamp_ns - int(window_s * 1e9)
+        live = [i for i, track in enumerate(tracks) if track is not None]
+        if not live:
+            return np.zeros((n, 0)), np.zeros((n, 2, 0)), np.zeros((n, 2, 0), bool)
+        # All live tracks' ring buffers at once: (L, capacity) stamps, (L, capacity, 2) x.
+        chosen = [track for track in tracks if track is not None]
+        stamps = np.stack([track.stamps for track in chosen])
+        heads = np.array([track.head for track in chosen])
+        sizes = np.array([track.size for track in chosen])
+        slots = np.arange(self.capacity)
+        filled = slots < sizes[:, None]          # a ring fills from slot 0; full: all slots
+        count = int(((stamps >= since) & filled).sum(axis=1).max())
         t = np.zeros((n, count))
         x = np.zeros((n, 2, count))
         valid = np.zeros((n, 2, count), bool)
-        for i, track in enumerate(tracks):
-            if track is None or count == 0:
-                continue
-            stamps, xs, vs = track.latest(count)
-            inside = stamps >= stamp_ns - window_ns
-            t[i] = (stamps - stamp_ns) / 1e9
-            x[i] = xs.T
-            valid[i] = vs.T & inside
+        if count == 0:
+            return t, x, valid
+        # The newest ``count`` samples of each track, oldest first.
+        index = (heads[:, None] - count + slots[:count]) % self.capacity          # (L, T)
+        rows = np.arange(len(chosen))[:, None]
+        window = stamps[rows, index]
+        xs = np.stack([track.x for track in chosen])[rows, index]              # (L, T, 2)
+        vs = np.stack([track.valid for track in chosen])[rows, index]
+        vs &= ((slots[:count] >= count - sizes[:, None]) & (window >= since))[..., None]
+        t[live] = (window - stamp_ns) / 1e9
+        x[live] = xs.transpose(0, 2, 1)
+        valid[live] = vs.transpose(0, 2, 1)
         return t, x, valid
 
     def waving(self, ids: Sequence[str], stamp_ns: int, detected: B, side: NDArray[np.uint8],

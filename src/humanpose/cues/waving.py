@@ -127,7 +127,12 @@ def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid
     # coefficients are those of the detrended signal on the detrended cos and sin, so the
     # 4x4 normal equations reduce to 2x2 ones, solved in closed form for all (M, F).
     freqs = config.frequencies()
-    c, s = _cos_sin(freqs, tc)                                                  # (M, F, T)
+    # The sinusoid's span does not depend on the time origin, so cos and sin are taken of
+    # the raw times, and only once when all signals share their sample times (the two
+    # hands of a track, and the tracks seen in every image, do): (1, F, T), broadcast.
+    ref = np.where(np.isfinite(t[0]), t[0], 0.0)
+    shared = bool(((t == ref) | ~w).all())
+    c, s = _cos_sin(freqs, ref[None] if shared else np.where(w, t, 0.0))     # (M|1, F, T)
     moments = np.stack([weights, wt, weights * resid], axis=-1)                 # (M, T, 3)
     cm, sm = c @ moments, s @ moments                                           # (M, F, 3)
     wcol = weights[..., None]
