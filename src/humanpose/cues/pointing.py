@@ -83,11 +83,8 @@ def _ramp(x: F64, low: float, high: float) -> F64:
 
 def _angle_deg(a: F64, b: F64) -> F64:
     """Angle between vectors (..., D), degrees; NaN where either is zero or NaN."""
-    a, b = np.broadcast_arrays(a, b)
-    na = np.sqrt(np.einsum('...i,...i->...', a, a))
-    nb = np.sqrt(np.einsum('...i,...i->...', b, b))
     with np.errstate(invalid='ignore', divide='ignore'):
-        cos = np.einsum('...i,...i->...', a, b) / (na * nb)
+        cos = (a * b).sum(axis=-1) / np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
     out: F64 = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     return out
 
