@@ -195,10 +195,9 @@ _EYE6_TINY = 1e-9 * _EYE6
 
 #: d(R X + t) / d(w, dt) = [-[q]x | I] for q = R X, as q @ _PERTURBATION + _PERTURBATION_CONST
 #: ((3,) -> (3, 6) flattened): -[q]x = [[0, qz, -qy], [-qz, 0, qx], [qy, -qx, 0]].
-_PERTURBATION = np.zeros((3, 3, 6))
-_PERTURBATION[2, 0, 1] = _PERTURBATION[0, 1, 2] = _PERTURBATION[1, 2, 0] = 1.0
-_PERTURBATION[1, 0, 2] = _PERTURBATION[2, 1, 0] = _PERTURBATION[0, 2, 1] = -1.0
-_PERTURBATION = _PERTURBATION.reshape(3, 18)
+_PERTURBATION = np.zeros((3, 18))
+_PERTURBATION[[2, 0, 1], [1, 8, 12]] = 1.0     # (component of q, 6 x row + column)
+_PERTURBATION[[1, 2, 0], [2, 6, 13]] = -1.0
 _PERTURBATION_CONST = np.concatenate([np.zeros((3, 3)), np.eye(3)], axis=1)
 
 
