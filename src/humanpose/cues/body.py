@@ -84,16 +84,23 @@ def person_scale(keypoints: NDArray[np.floating], confidence: NDArray[np.floatin
 
 
 def robust_position(keypoints_3d: NDArray[np.floating], confidence_3d: NDArray[np.floating],
-                    ids: Ids) -> F64:
-    """Return (N, 3) the per-axis median of the valid 3D keypoints ``ids``; NaN if none."""
-    points = np.asarray(keypoints_3d, np.float64)[:, ids]
+                    ids: Ids, member: Optional[NDArray[np.bool_]] = None) -> F64:
+    """Return (N, 3) the per-axis median of the valid 3D keypoints ``ids``; NaN if none.
+
+    :param ids: (P,) keypoint ids, or (G, P) groups of them (result (N, G, 3)).
+    :param member: (G, P) which entries of ``ids`` belong to their group (groups of
+        different sizes share one array); None = all.
+    """
+    points = np.asarray(keypoints_3d, np.float64)[:, ids]                   # (N, [G,] P, 3)
     ok = (np.asarray(confidence_3d)[:, ids] > 0) & np.isfinite(points).all(axis=-1)
+    if member is not None:
+        ok &= member
     # Median by sorting (NaN sorts last) and picking the middle of the valid ones: the
     # same as nanmedian, several times faster on these small arrays.
-    ordered = np.sort(np.where(ok[..., None], points, np.nan), axis=1)      # (N, P, 3)
-    count = ok.sum(axis=1)
-    rows = np.arange(len(points))
-    low = ordered[rows, np.maximum(count - 1, 0) // 2]
-    high = ordered[rows, np.minimum(count // 2, points.shape[1] - 1)]
-    out: F64 = np.where((count > 0)[:, None], 0.5 * (low + high), np.nan)
+    ordered = np.sort(np.where(ok[..., None], points, np.nan), axis=-2)
+    count = ok.sum(axis=-1)                                                  # (N, [G])
+    low = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[..., None, None], -2)
+    high = np.take_along_axis(
+        ordered, np.minimum(count // 2, points.shape[-2] - 1)[..., None, None], -2)
+    out: F64 = np.where((count > 0)[..., None], 0.5 * (low + high)[..., 0, :], np.nan)
     return out

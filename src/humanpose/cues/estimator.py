@@ -108,6 +108,10 @@ class CueEstimator:
     def __init__(self, skeleton: str, config: Optional[CueConfig] = None) -> None:
         self.skeleton = get_skeleton(skeleton).name
         self.ids = body_ids(self.skeleton)
+        anchors, head = self.ids.anchors, self.ids.head
+        assert np.array_equal(anchors[:len(head)], head)
+        self._position_ids = np.stack([anchors, anchors])
+        self._position_member = np.arange(len(anchors)) < np.array([[len(head)], [len(anchors)]])
         self.config = config or CueConfig()
         self.memory = CueMemory(forget_after_s=self.config.forget_after_s)
         self._default_camera: Optional[CameraModel] = None
@@ -186,8 +190,10 @@ class CueEstimator:
         distance = np.full(n, np.nan)
         if has_3d:
             assert poses.keypoints_3d is not None and poses.confidence_3d is not None
-            head_position = robust_position(poses.keypoints_3d, poses.confidence_3d, ids.head)
-            body = robust_position(poses.keypoints_3d, poses.confidence_3d, ids.anchors)
+            # Head and body in one call: the head keypoints are the first anchors.
+            both = robust_position(poses.keypoints_3d, poses.confidence_3d,
+                                   self._position_ids, self._position_member)
+            head_position, body = both[:, 0], both[:, 1]
             distance = np.linalg.norm(body, axis=1)
 
         scale = person_scale(kp, conf, ids, thr)
