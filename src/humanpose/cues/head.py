@@ -109,6 +109,12 @@ def face_model(skeleton: str) -> tuple[NDArray[np.intp], F64]:
     return ids, points
 
 
+@lru_cache(maxsize=None)
+def _face_radius(skeleton: str) -> float:
+    """Return a tenth of the largest landmark distance from the head origin, metres."""
+    return 0.1 * float(np.linalg.norm(face_model(skeleton)[1], axis=1).max(initial=0.0))
+
+
 def default_intrinsics(width: int, height: int, hfov_deg: float = DEFAULT_HFOV_DEG
                        ) -> CameraModel:
     """Return an undistorted pinhole of ``hfov_deg`` horizontal field of view, square pixels.
@@ -201,6 +207,11 @@ _PERTURBATION[[1, 2, 0], [2, 6, 13]] = -1.0
 _PERTURBATION_CONST = np.concatenate([np.zeros((3, 3)), np.eye(3)], axis=1)
 
 
+#: Cyclic component orders of a cross product: (a x b)_i = a_j b_k - a_k b_j.
+_NEXT = np.array([1, 2, 0])
+_AFTER = np.array([2, 0, 1])
+
+
 def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     """Weak-perspective pose of each person: a weighted affine fit, made a rotation.
 
@@ -222,7 +233,8 @@ def _affine_start(model: F64, rays: F64, weights: F64) -> tuple[F64, F64]:
     pm = np.stack([unit[:, 0] + unit[:, 1], unit[:, 0] - unit[:, 1]], axis=1)    # (N, 2, 3)
     pm /= np.sqrt(np.einsum('nki,nki->nk', pm, pm))[..., None] * np.sqrt(2.0)
     row1, row2 = pm[:, 0] + pm[:, 1], pm[:, 0] - pm[:, 1]
-    rotation = np.stack([row1, row2, np.cross(row1, row2)], axis=1)
+    row3 = row1[:, _NEXT] * row2[:, _AFTER] - row1[:, _AFTER] * row2[:, _NEXT]   # cross
+    rotation = np.stack([row1, row2, row3], axis=1)
     depth = 1.0 / scale
     translation = np.concatenate([affine[:, 3, :] * depth[:, None], depth[:, None]], axis=1)
     return rotation, translation
@@ -308,13 +320,11 @@ def estimate_head_poses(keypoints: NDArray[np.floating], confidence: NDArray[np.
             r, t, rms = solve_pnp(model, rays, usable.astype(np.float64))
             # In front of the camera, converged (a face's landmarks reproject within a
             # few percent of its size; a failed fit does not).
-            distance = np.sqrt(np.einsum('ni,ni->n', t, t))
-            with np.errstate(invalid='ignore'):
-                ok = np.isfinite(rms) & (t[:, 2] > 0) & np.isfinite(r).all(axis=(1, 2)) & \
-                    (rms < 0.1 * np.linalg.norm(model, axis=1).max() / np.maximum(t[:, 2], 1e-9))
             direction = r[:, :, 0]
             with np.errstate(invalid='ignore', divide='ignore'):
-                cos = -np.einsum('ni,ni->n', direction, t) / distance
+                ok = np.isfinite(rms) & (t[:, 2] > 0) & np.isfinite(r).all(axis=(1, 2)) & \
+                    (rms < _face_radius(skeleton) / np.maximum(t[:, 2], 1e-9))
+                cos = -np.einsum('ni,ni->n', direction, t) / np.sqrt(np.einsum('ni,ni->n', t, t))
             fitted = [r, t, yaw_pitch_roll(r), direction,
                       np.arccos(np.clip(cos, -1.0, 1.0))]
             if everyone and ok.all():
