@@ -91,7 +91,7 @@ def _angle_deg(a: F64, b: F64) -> F64:
 
 def _unit(v: F64) -> F64:
     with np.errstate(invalid='ignore', divide='ignore'):
-        out: F64 = v / np.linalg.norm(v, axis=-1, keepdims=True)
+        out: F64 = v / np.sqrt((v * v).sum(axis=-1, keepdims=True))
     return out
 
 
@@ -103,7 +103,7 @@ def _arm_angles(points: F64, down_default: F64, hips_ok: B) -> tuple[F64, F64, F
     :param hips_ok: (N,) both hips known.
     """
     s, e, w, h = points[:, 0:2], points[:, 2:4], points[:, 4:6], points[:, 6:8]
-    down = h.mean(axis=1) - s.mean(axis=1)                                  # (N, D)
+    down = 0.5 * (h[:, 0] + h[:, 1]) - 0.5 * (s[:, 0] + s[:, 1])          # (N, D)
     down = np.where(hips_ok[:, None] & np.isfinite(down).all(axis=1, keepdims=True),
                     down, down_default)[:, None, None, :]
     upper, fore = e - s, w - e
@@ -119,7 +119,7 @@ def fit_line_direction(points: F64) -> F64:
 
     The principal axis of each point set, oriented from its first point to its last.
     """
-    centred = points - points.mean(axis=1, keepdims=True)
+    centred = points - points.sum(axis=1, keepdims=True) / points.shape[1]   # mean
     if points.shape[-1] == 2:
         # In the plane, the principal axis of the 2x2 scatter in closed form.
         sxx, syy = np.einsum('npi,npi->in', centred, centred)
