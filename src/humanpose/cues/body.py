@@ -77,8 +77,12 @@ def person_scale(keypoints: NDArray[np.floating], confidence: NDArray[np.floatin
     shoulders, hips = kp[:, ids.shoulder], kp[:, ids.hip]
     s_ok = visible(confidence, ids.shoulder, threshold).all(axis=1)
     h_ok = visible(confidence, ids.hip, threshold).all(axis=1)
-    torso = np.linalg.norm(shoulders.mean(axis=1) - hips.mean(axis=1), axis=-1)
-    width = 1.3 * np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=-1)
+    # Means of two points and lengths as plain arithmetic (the same values as np.mean and
+    # np.linalg.norm, without their Python wrappers).
+    centre = 0.5 * (shoulders[:, 0] + shoulders[:, 1]) - 0.5 * (hips[:, 0] + hips[:, 1])
+    across = shoulders[:, 0] - shoulders[:, 1]
+    torso = np.sqrt((centre * centre).sum(axis=-1))
+    width = 1.3 * np.sqrt((across * across).sum(axis=-1))
     out: F64 = np.where(s_ok & h_ok, torso, np.where(s_ok, width, np.nan))
     return out
 

@@ -53,14 +53,18 @@ def hands_raised(keypoints: NDArray[np.floating], confidence: NDArray[np.floatin
     return raised
 
 
+#: (2, 5) fingertip and knuckle ids inside a 21-point hand.
+_TIPS_KNUCKLES = np.stack([FINGERS[:, 3], FINGERS[:, 0]])
+
+
 def finger_ratios(hands: NDArray[np.floating]) -> F64:
     """Return (..., 5) |tip - wrist| / |knuckle - wrist| per finger of (..., 21, D) hands."""
     hands = np.asarray(hands, np.float64)
-    root = hands[..., :1, :]
-    tip = np.linalg.norm(hands[..., FINGERS[:, 3], :] - root, axis=-1)
-    knuckle = np.linalg.norm(hands[..., FINGERS[:, 0], :] - root, axis=-1)
+    # Tips and knuckles in one gather: (..., 2, 5, D) offsets from the wrist.
+    offsets = hands[..., _TIPS_KNUCKLES, :] - hands[..., None, :1, :]
+    lengths = np.sqrt((offsets * offsets).sum(axis=-1))
     with np.errstate(invalid='ignore', divide='ignore'):
-        out: F64 = tip / knuckle
+        out: F64 = lengths[..., 0, :] / lengths[..., 1, :]
     return out
 
 
