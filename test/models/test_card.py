@@ -1,3 +1,6 @@
+import json
+import sys
+
 import pytest
 
 from humanpose.errors import ModelCardError, ModelLoadError
@@ -141,3 +144,18 @@ def test_simcc3d_cards_are_checked_against_the_model_shapes():
             'name': 'c', 'task': 'pose', 'input_size': [288, 384], 'skeleton': 'coco_wholebody',
             'head': {'type': 'simcc3d', 'split_ratio': 2.0, 'depth_size': 384}}),
             [1, 3, 384, 288], outputs, 'm.onnx')
+
+
+@pytest.mark.parametrize('with_onnx', [True, False], ids=['onnx', 'onnxruntime-only'])
+def test_embedded_card_with_and_without_onnx(pose_model, tmp_path, monkeypatch, with_onnx):
+    # The ROS install has ONNX Runtime but not the onnx package: the card must still be read.
+    from humanpose.models.card import onnx_metadata, onnx_metadata_card
+    if not with_onnx:
+        monkeypatch.setitem(sys.modules, 'onnx', None)  # import onnx -> ImportError
+    assert json.loads(onnx_metadata(pose_model)['humanpose_card'])['name'] == (
+        'analytic-pose-simcc-192x256')
+    assert onnx_metadata_card(pose_model).name == 'analytic-pose-simcc-192x256'
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(b'\x08\x07not a model')
+    with pytest.raises(ModelLoadError, match='broken.onnx is not a readable ONNX file'):
+        onnx_metadata_card(broken)

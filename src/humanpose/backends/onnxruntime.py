@@ -176,3 +176,25 @@ def _cuda(model_path: Path, options: BackendOptions) -> OnnxRuntimeBackend:
 
 register_backend('onnxruntime-cpu', _cpu, _probe_cpu, INSTALL_HINT)
 register_backend('onnxruntime-cuda', _cuda, _probe_cuda, INSTALL_HINT)
+
+
+def model_metadata(model_path: Path) -> dict[str, str]:
+    """Return the ``metadata_props`` of an ONNX file, read by ONNX Runtime.
+
+    For installs without the ``onnx`` package (the ROS node needs only ONNX Runtime). Loads
+    the model into a CPU session without graph optimisation, then drops it.
+
+    :raises BackendUnavailableError: ONNX Runtime is not installed.
+    :raises ModelLoadError: the file is not a model ONNX Runtime can read.
+    """
+    ort = _import_ort()
+    session_options = ort.SessionOptions()
+    session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session_options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(model_path), session_options,
+                                       providers=['CPUExecutionProvider'])
+    except Exception as err:  # ORT raises its own Fail / InvalidProtobuf / RuntimeError
+        raise ModelLoadError(f'{model_path} is not a readable ONNX file ({err}); re-download '
+                             'or re-export it') from err
+    return dict(session.get_modelmeta().custom_metadata_map)

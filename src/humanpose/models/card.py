@@ -516,23 +516,36 @@ def onnx_metadata_card(model_path: Path) -> Optional[ModelCard]:
     """Return the card embedded in an ONNX file's metadata (key ``humanpose_card``), if any."""
     if model_path.suffix.lower() != '.onnx' or not model_path.is_file():
         return None
-    import onnx
+    embedded = onnx_metadata(model_path).get('humanpose_card')
+    if embedded is None:
+        return None
+    try:
+        data = json.loads(embedded)
+    except ValueError as err:
+        raise ModelCardError(
+            f'{model_path}: the card in its ONNX metadata (humanpose_card) is not valid '
+            f'JSON ({err}); re-export the model, or pass a card (card=... / '
+            '--pose-card)') from err
+    return card_from_dict(data, f'{model_path} metadata')
+
+
+def onnx_metadata(model_path: Path) -> dict[str, str]:
+    """Return an ONNX file's ``metadata_props`` as a dict.
+
+    Read with the ``onnx`` package where it is installed, else with ONNX Runtime: the ROS
+    node's install needs only ONNX Runtime (onnx is for the command line and the tests).
+    """
+    try:
+        import onnx
+    except ImportError:
+        from humanpose.backends.onnxruntime import model_metadata
+        return model_metadata(model_path)
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as err:  # protobuf decode errors have no common base
         raise ModelLoadError(f'{model_path} is not a readable ONNX file ({err}); re-download '
                              'or re-export it') from err
-    for prop in model.metadata_props:
-        if prop.key == 'humanpose_card':
-            try:
-                data = json.loads(prop.value)
-            except ValueError as err:
-                raise ModelCardError(
-                    f'{model_path}: the card in its ONNX metadata (humanpose_card) is not valid '
-                    f'JSON ({err}); re-export the model, or pass a card (card=... / '
-                    '--pose-card)') from err
-            return card_from_dict(data, f'{model_path} metadata')
-    return None
+    return {prop.key: prop.value for prop in model.metadata_props}
 
 
 def infer_card(name: str, input_shape: Sequence[Any], outputs: Mapping[str, Sequence[Any]],
