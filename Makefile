@@ -16,8 +16,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-# NumPy 1.21 is the floor (pyproject.toml); 1.23.2 is the first release with Python 3.11 wheels.
-NUMPY_OLDEST ?= 1.23.2
+# The oldest NumPy pyproject.toml allows on CI's Python 3.11 (1.21 on Python 3.10).
+NUMPY_OLDEST ?= 1.23.3
 HUMBLE_PYTHON ?= $(shell .ci/find-python 3.10)
 JAZZY_PYTHON ?= $(shell .ci/find-python 3.12)
 # The distributions' apt packages (python3-numpy, -scipy, -opencv, -yaml), same versions from
