@@ -36,7 +36,7 @@ def test_readme_pip_blocks_keep_the_distributions_numpy(name):
         assert ('--break-system-packages' in words) == (name == 'ros-pip-jazzy')
     packages = {re.split('[<>=!]', w)[0] for words in installs for w in words[4:]
                 if not w.startswith(('-', '$'))}
-    assert packages == {'onnxruntime', 'onnx', 'rosbags', 'pycocotools'}
+    assert packages == {'onnxruntime', 'onnx', 'rosbags', 'pycocotools', 'onnxconverter-common'}
 
 
 def test_readme_block_errors():
