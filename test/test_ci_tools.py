@@ -63,14 +63,18 @@ LAUNCH_FILE = ('ros.test_launch_file', 'test_args', '')
 def test_results_pass_with_only_tensorrt_skips(tmp_path, capsys):
     trt = ('backends.test_tensorrt', 'test_round_trip',
            '<skipped message="TensorRT is not installed here"/>')
-    assert _results(tmp_path, [NODE, LAUNCH_FILE, trt]) == 0
-    assert '4 tests: 3 passed, 0 failures, 0 errors, 1 skipped (1 TensorRT/GPU' in (
+    tier = ('backends.test_trt_conformance', 'test_names',
+            '<skipped message="conformance tier runs in make test"/>')
+    assert _results(tmp_path, [NODE, LAUNCH_FILE, trt, tier]) == 0
+    assert '5 tests: 3 passed, 0 failures, 0 errors, 2 skipped (2 TensorRT/GPU' in (
         capsys.readouterr().out)
 
 
 @pytest.mark.parametrize('case, problem', [
     (('test_evaluation', 'test_coco', '<skipped message="pycocotools is not installed"/>'),
      'skipped, but must run here: pose_bringup.test.test_evaluation::test_coco'),
+    (('ros.test_node', 'test_gpu_backend', '<skipped message="no model"/>'),
+     'skipped, but must run here: pose_bringup.test.ros.test_node::test_gpu_backend'),
     (('test_decode', 'test_x', '<failure message="assert 1 == 2"/>'),
      'failure: pose_bringup.test.test_decode::test_x'),
     (('test_decode', 'test_y', '<error message="fixture broke"/>'), 'error:'),
