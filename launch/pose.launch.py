@@ -6,6 +6,10 @@
 Arguments left empty take their value from ``params_file`` (default: the package's
 ``config/pose_estimator.yaml``); arguments given on the command line override it.
 Nothing is downloaded at launch.
+
+RViz's fixed frame is ``camera_frame`` (Z up), so people stand upright. A camera driver
+(RealSense, ZED, OAK) publishes the transform from it to the optical frame; a plain webcam
+does not: ``publish_camera_tf:=true`` then publishes a static one (rotation only).
 """
 
 from __future__ import annotations
@@ -58,7 +62,21 @@ ARGUMENTS: tuple[tuple[str, Any, str], ...] = (
      'instead of the plain one.'),
     ('autostart', 'true', 'With lifecycle:=true: configure and activate the node at launch '
      '(false: it waits unconfigured for ros2 lifecycle set).'),
+    ('publish_camera_tf', 'false', 'true: publish a static transform camera_frame -> '
+     'optical_frame (for cameras whose driver publishes no TF, e.g. USB webcams). Leave '
+     'false when the driver or the robot publishes it: two sources of one transform clash.'),
+    ('camera_frame', 'camera_link', 'Z-up frame of the camera (x forward, y left, z up): '
+     "RViz's fixed frame, and the parent of the transform publish_camera_tf publishes. "
+     'On a robot, e.g. base_link.'),
+    ('optical_frame', 'camera_color_optical_frame', 'Optical frame of the colour camera '
+     '(x right, y down, z forward): the frame_id of its images; the child of the '
+     'transform publish_camera_tf publishes.'),
 )
+
+#: Rotation of a REP-103 optical frame (x right, y down, z forward) in a Z-up camera frame
+#: (x forward, y left, z up), quaternion (x, y, z, w): optical z = camera x, optical x =
+#: -camera y, optical y = -camera z (roll -90 deg, then yaw -90 deg).
+OPTICAL_IN_CAMERA_QUATERNION = (-0.5, 0.5, -0.5, 0.5)
 
 _TRUE = ('true', '1', 'yes', 'on')
 _FALSE = ('false', '0', 'no', 'off')
@@ -128,13 +146,27 @@ def _lifecycle_node(context: LaunchContext, common: dict[str, Any]) -> list[Any]
     return [node, activate, _transition(node, Transition.TRANSITION_CONFIGURE)]
 
 
+def camera_tf_arguments(camera_frame: Any, optical_frame: Any) -> list[Any]:
+    """Return tf2_ros static_transform_publisher's arguments: camera_frame -> optical_frame."""
+    qx, qy, qz, qw = (str(v) for v in OPTICAL_IN_CAMERA_QUATERNION)
+    return ['--qx', qx, '--qy', qy, '--qz', qz, '--qw', qw,
+            '--frame-id', camera_frame, '--child-frame-id', optical_frame]
+
+
 def generate_launch_description() -> LaunchDescription:
-    """Return the launch description: arguments, the node, and RViz if asked."""
+    """Return the launch description: arguments, the node, the camera TF and RViz if asked."""
     rviz_config = PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', 'pose.rviz'])
+    camera_frame = LaunchConfiguration('camera_frame')
     return LaunchDescription([
         *(DeclareLaunchArgument(name, default_value=default, description=description)
           for name, default, description in ARGUMENTS),
         OpaqueFunction(function=_pose_estimator),
+        Node(package='tf2_ros', executable='static_transform_publisher',
+             name='camera_optical_tf', namespace=LaunchConfiguration('namespace'),
+             output='screen',
+             arguments=camera_tf_arguments(camera_frame, LaunchConfiguration('optical_frame')),
+             condition=IfCondition(LaunchConfiguration('publish_camera_tf'))),
         Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
-             arguments=['-d', rviz_config], condition=IfCondition(LaunchConfiguration('rviz'))),
+             arguments=['-d', rviz_config, '-f', camera_frame],
+             condition=IfCondition(LaunchConfiguration('rviz'))),
     ])

@@ -6,6 +6,7 @@ add_launch_test) or ``launch_test test/test_launch_pose.py`` in a sourced worksp
 
 from pathlib import Path
 import tempfile
+import threading
 import time
 import unittest
 
@@ -23,6 +24,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 import numpy as np  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from humanpose.ros.messages import make_header, rclpy_namespace, stamp_to_ns  # noqa: E402
 from humanpose.testing.scene import PersonSpec, render_scene  # noqa: E402
@@ -35,6 +37,8 @@ PEOPLE = [PersonSpec((190, 250), 300), PersonSpec((450, 240), 270)]
 TIMEOUT_S = 120.0
 #: Set when launch_testing started the launch description (plain pytest never does).
 _LAUNCHED = []
+#: Frames keep arriving while launch shuts the node down (see TestShutdownUnderLoad).
+_FEEDERS = []
 
 
 @pytest.mark.launch_test
@@ -46,9 +50,13 @@ def generate_test_description():
     models = Path(tempfile.mkdtemp(prefix='humanpose-launch-test-'))
     from humanpose.testing.models import analytic_detector_model, analytic_pose_model
 
+    # The annotated image on, as with rviz:=true: its publisher is asked for its
+    # subscription count every frame, also the frame in flight at shutdown (issue 18).
+    params = models / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    publish_annotated_image: true\n')
     arguments = {'image': IMAGE_TOPIC, 'pose_model': str(analytic_pose_model(directory=models)),
                  'detector_model': str(analytic_detector_model(directory=models)),
-                 'backend': 'onnxruntime-cpu', 'rviz': 'false'}
+                 'backend': 'onnxruntime-cpu', 'rviz': 'false', 'params_file': str(params)}
     pose_launch = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
                                            launch_arguments=arguments.items())
     return launch.LaunchDescription([pose_launch, launch_testing.actions.ReadyToTest()]), {}
@@ -128,6 +136,63 @@ class TestPosesArrive(unittest.TestCase):
         self.assertEqual(len(received[0].humans), 0)
 
 
+class Feeder(threading.Thread):
+    """Publishes the scene at about 10 Hz from its own context until stopped."""
+
+    def __init__(self, image_bgr, first_stamp_ns):
+        super().__init__(name='image_feeder', daemon=True)
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('pose_launch_test_feeder', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.ns = rclpy_namespace()
+        self.image, self.first_stamp_ns = image_bgr, first_stamp_ns
+        self.stamps, self.answered = [], []
+        self.stop = threading.Event()
+        self.last_publish_s = 0.0
+
+    def run(self):
+        pub = self.node.create_publisher(self.ns.Image, IMAGE_TOPIC, 10)
+        self.node.create_subscription(self.ns.HumanPoseArray, '/humans/pose',
+                                      lambda m: self.answered.append(stamp_to_ns(m.header.stamp)),
+                                      10)
+        while not self.stop.is_set():
+            self.stamps.append(self.first_stamp_ns + len(self.stamps) * 100_000_000)
+            pub.publish(_image_msg(self.ns, self.image, self.stamps[-1]))
+            self.last_publish_s = time.monotonic()
+            self.executor.spin_once(timeout_sec=0.1)
+
+    def close(self):
+        self.stop.set()
+        self.join(5.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+class TestShutdownUnderLoad(unittest.TestCase):
+    """Leaves frames arriving, so launch's SIGINT comes while the node is busy.
+
+    (Runs after TestPosesArrive: unittest orders the classes by name.)
+    """
+
+    def setUp(self):
+        _require_launch()
+
+    def test_frames_are_processed_when_shutdown_comes(self):
+        scene = render_scene(640, 480, PEOPLE, seed=7)
+        feeder = Feeder(scene.image, 1_900_000_000_000_000_000)
+        _FEEDERS.append(feeder)
+        feeder.start()
+        end = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < end and len(set(feeder.answered) & set(feeder.stamps)) < 5:
+            time.sleep(0.1)
+        self.assertGreaterEqual(len(set(feeder.answered) & set(feeder.stamps)), 5,
+                                'the node did not answer the fed frames')
+        # The feeder keeps publishing: launch shuts the node down under load.
+
+
 @launch_testing.post_shutdown_test()
 class TestShutdown(unittest.TestCase):
 
@@ -135,5 +200,19 @@ class TestShutdown(unittest.TestCase):
     def setUpClass(cls):
         _require_launch()
 
+    @classmethod
+    def tearDownClass(cls):
+        for feeder in _FEEDERS:
+            feeder.close()
+
     def test_exit_code_is_zero(self, proc_info):
         launch_testing.asserts.assertExitCodes(proc_info)
+
+    def test_no_traceback_while_frames_kept_arriving(self, proc_output):
+        self.assertTrue(_FEEDERS, 'TestShutdownUnderLoad did not run')
+        feeder = _FEEDERS[0]
+        # Frames were still arriving through the shutdown (the feeder is still at it).
+        self.assertLess(time.monotonic() - feeder.last_publish_s, 1.0)
+        text = b''.join(bytes(output.text) for output in proc_output)
+        self.assertNotIn(b'Traceback', text)
+        self.assertNotIn(b'context is invalid', text)

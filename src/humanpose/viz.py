@@ -11,6 +11,21 @@ from numpy.typing import NDArray
 from humanpose.skeletons import get_skeleton
 from humanpose.types import Poses
 
+#: Pixels of image (longer side) per pixel of line width: lines stay visible when the image
+#: is shown scaled down (an RViz image panel shows a 1280x720 image about 500 px wide).
+PX_PER_STROKE = 320
+#: Thinnest line, pixels.
+MIN_STROKE_PX = 2
+
+
+def stroke_px(width: int, height: int) -> int:
+    """Return the line width, pixels, for drawing on a ``width`` x ``height`` image.
+
+    About 1/320 of the longer side and at least 2: 2 px at 640x480, 4 px at 1280x720,
+    6 px at 1920x1080, so a panel that shows the image 500 px wide still shows 1.5 px lines.
+    """
+    return max(MIN_STROKE_PX, int(round(max(width, height) / PX_PER_STROKE)))
+
 
 def draw_poses(image: NDArray[np.uint8], poses: Poses, threshold: float = 0.3,
                color: str = 'bgr', draw_boxes: bool = True, thickness: Optional[int] = None
@@ -22,7 +37,8 @@ def draw_poses(image: NDArray[np.uint8], poses: Poses, threshold: float = 0.3,
     :param threshold: keypoints (and bones touching them) below this confidence are hidden.
     :param color: ``bgr`` or ``rgb``, the order of ``image`` (and of the output).
     :param draw_boxes: draw person boxes with score and track id.
-    :param thickness: bone thickness in pixels; default scales with the image size.
+    :param thickness: bone and box line width in pixels; default :func:`stroke_px` (scales
+        with the image size).
     """
     out = np.ascontiguousarray(image.copy())
     if not len(poses):
@@ -32,8 +48,9 @@ def draw_poses(image: NDArray[np.uint8], poses: Poses, threshold: float = 0.3,
     link_colors = skeleton.link_colors[:, ::-1] if bgr else skeleton.link_colors
     kp_colors = skeleton.keypoint_colors[:, ::-1] if bgr else skeleton.keypoint_colors
     size = max(out.shape[:2])
-    thick = thickness or max(1, size // 400)
-    radius = max(1, size // 320)
+    thick = thickness or stroke_px(out.shape[1], out.shape[0])
+    radius = max(1, thick)
+    font_scale, font_thick = 0.4 + size / 3000, max(1, thick // 2)
     visible = poses.confidence >= threshold
     for n in range(len(poses)):
         kp = poses.keypoints[n]
@@ -47,10 +64,11 @@ def draw_poses(image: NDArray[np.uint8], poses: Poses, threshold: float = 0.3,
                        tuple(int(v) for v in kp_colors[i]), -1, cv2.LINE_AA)
         if draw_boxes:
             x0, y0, x1, y1 = (int(round(v)) for v in poses.boxes[n])
-            cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), 1)
+            cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), thick)
             label = f'{poses.box_scores[n]:.2f}'
             if poses.ids and poses.ids[n]:
                 label = f'#{poses.ids[n]} {label}'
-            cv2.putText(out, label, (x0 + 2, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.4 + size / 3000, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(out, label, (x0 + thick, max(int(30 * font_scale), y0 - 2 * thick)),
+                        cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), font_thick,
+                        cv2.LINE_AA)
     return out

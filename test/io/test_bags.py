@@ -164,7 +164,8 @@ def test_pose_bag_round_trip_with_definitions_and_copies(tmp_path: Path, storage
         assert set(by_topic) == {'/humans/pose', '/humans/markers', '/camera/color/image_raw'}
         # Definitions are stored, so ros2 bag play / Foxglove can decode without our package.
         assert 'Keypoint2D' in by_topic['/humans/pose'].msgdef.data
-        assert by_topic['/humans/markers'].msgcount == 3
+        # No 3D: the first frame's DELETEALL (clears RViz), then nothing to replace.
+        assert by_topic['/humans/markers'].msgcount == 1
         with Reader(tmp_path / 'in') as original:
             raw_in = [raw for _, _, raw in original.messages()]
             digest_in = original.connections[0].digest
@@ -172,6 +173,28 @@ def test_pose_bag_round_trip_with_definitions_and_copies(tmp_path: Path, storage
             connections=[by_topic['/camera/color/image_raw']])]
         assert raw_out == raw_in  # copied byte for byte
         assert by_topic['/camera/color/image_raw'].digest == digest_in
+
+
+def test_recorded_markers_live_as_long_as_the_recorded_frame_period(tmp_path: Path) -> None:
+    """Played back at its rate, a 4 Hz recording's markers must not blink (issue 18)."""
+    rng = np.random.default_rng(4)
+    period_ns = 250_000_000
+    with PoseBagWriter(tmp_path / 'poses', 'coco') as bag:
+        for i in range(6):
+            poses = _poses(2)
+            kp3 = np.concatenate([rng.uniform(-1, 1, (2, 17, 2)), np.full((2, 17, 1), 2.0)], -1)
+            poses = poses.with_3d(kp3.astype(np.float32), np.ones((2, 17), np.float32))
+            bag.write_poses(poses, T0 + i * period_ns, 'camera_color_optical_frame')
+    store = build_typestore()
+    with Reader(tmp_path / 'poses') as reader:
+        (markers,) = [c for c in reader.connections if c.topic == '/humans/markers']
+        arrays = [store.deserialize_cdr(raw, markers.msgtype)
+                  for _, _, raw in reader.messages(connections=[markers])]
+    lifetimes = [a.markers[1].lifetime.sec + a.markers[1].lifetime.nanosec / 1e9
+                 for a in arrays]
+    assert lifetimes[0] == pytest.approx(3.0)             # period unknown: 1 s assumed
+    assert lifetimes[1:] == pytest.approx([0.75] * 5)     # 3 x 0.25 s > the 0.25 s gap
+    assert all(a.markers[0].action == 3 for a in arrays)  # each frame replaces the last
 
 
 def test_pose_bag_writer_refuses_an_existing_directory(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from humanpose.errors import InvalidInputError
-from humanpose.ros.markers import (BONES_ID, DELETEALL, JOINTS_ID, LABEL_ID, LINE_LIST,
-                                   MarkerBuilder, SPHERE_LIST, TEXT_VIEW_FACING, person_labels)
+from humanpose.ros.markers import (BONES_ID, DELETEALL, JOINTS_ID, LABEL_GAP_M, LABEL_ID,
+                                   LABEL_RGBA, LINE_LIST, MarkerBuilder, SPHERE_LIST,
+                                   TEXT_HEIGHT_M, TEXT_VIEW_FACING, person_labels)
 from humanpose.ros.messages import make_header, poses_to_msg
 from humanpose.skeletons import get_skeleton
 from humanpose.types import Poses
@@ -64,8 +65,18 @@ def test_markers_for_n_people(store, ns, n):
         assert len(bones.points) == 2 * both.sum() == len(bones.colors)
         ends = np.array([(p.x, p.y, p.z) for p in bones.points]).reshape(-1, 2, 3)
         np.testing.assert_allclose(ends, poses.keypoints_3d[i][sk.links[both]], rtol=1e-6)
-        # The label floats above (smaller y, optical frame) the highest joint.
-        assert label.pose.position.y < pts[:, 1].min()
+        # The label floats above (smaller y, optical frame) the highest joint: its bottom
+        # (position = centre) a gap above it, clear of the face points; yellow, 20 cm high.
+        top = pts[np.argmin(pts[:, 1])]
+        assert label.pose.position.y == pytest.approx(
+            top[1] - LABEL_GAP_M - TEXT_HEIGHT_M / 2, abs=1e-6)
+        assert (label.pose.position.x, label.pose.position.z) == pytest.approx(
+            (top[0], top[2]), abs=1e-6)
+        assert label.scale.z == pytest.approx(0.2) and label.scale.z >= 0.15
+        assert (label.color.r, label.color.g, label.color.b, label.color.a) == pytest.approx(
+            LABEL_RGBA)
+        assert not any(np.allclose((c.r, c.g, c.b), LABEL_RGBA[:3], atol=0.05)
+                       for c in joints.colors)  # no body part shares the label's colour
         for m in (joints, bones, label):
             assert m.header.frame_id == FRAME
             assert m.header.stamp.sec * 10**9 + m.header.stamp.nanosec == STAMP_NS
@@ -73,7 +84,7 @@ def test_markers_for_n_people(store, ns, n):
             assert m.pose.orientation.w == 1.0
 
 
-def test_deleteall_only_when_the_set_of_people_changes(ns):
+def test_every_frame_replaces_all_markers(ns):
     builder = MarkerBuilder('coco_wholebody')
     header = make_header(ns, STAMP_NS, FRAME)
 
@@ -81,7 +92,8 @@ def test_deleteall_only_when_the_set_of_people_changes(ns):
         return [m.action for m in builder.build(poses, ns, header).markers]
 
     assert actions(_poses(2))[0] == DELETEALL             # first call
-    assert DELETEALL not in actions(_poses(2, seed=1))    # same ids, moved
+    again = actions(_poses(2, seed=1))                    # same ids, moved: replaced too
+    assert again[0] == DELETEALL and DELETEALL not in again[1:]
     changed = _poses(2).with_ids(('7', '99'))
     assert actions(changed)[0] == DELETEALL               # one person replaced
     assert actions(_poses(0)) == [DELETEALL]              # everybody left
@@ -90,16 +102,29 @@ def test_deleteall_only_when_the_set_of_people_changes(ns):
     assert actions(_poses(0)) == [DELETEALL]
 
 
-def test_without_ids_the_set_is_the_indices(ns):
+def test_joints_that_drop_below_the_threshold_vanish_with_the_next_frame(ns):
+    """The same person with fewer joints: the DELETEALL removes what is no longer sent."""
+    builder = MarkerBuilder('coco_wholebody', threshold=0.3)
+    header = make_header(ns, STAMP_NS, FRAME)
+    poses = _poses(2)
+    builder.build(poses, ns, header)
+    c3 = poses.confidence_3d.copy()
+    c3[1] = 0.0                                           # person 2: nothing shown now
+    markers = builder.build(poses.with_3d(poses.keypoints_3d, c3), ns, header).markers
+    assert markers[0].action == DELETEALL
+    assert {m.ns for m in markers[1:]} == {f'person/{poses.ids[0]}'}
+
+
+def test_without_ids_the_labels_are_the_indices(ns):
     builder = MarkerBuilder('coco_wholebody')
     header = make_header(ns, STAMP_NS, FRAME)
     first = builder.build(_poses(3, ids=False), ns, header).markers
     assert first[0].action == DELETEALL
     assert [m.ns for m in first[1::3]] == ['person/0', 'person/1', 'person/2']
     assert first[3].text == '0'
-    again = builder.build(_poses(3, ids=False, seed=4), ns, header).markers
-    assert DELETEALL not in [m.action for m in again]
-    assert builder.build(_poses(2, ids=False), ns, header).markers[0].action == DELETEALL
+    again = builder.build(_poses(2, ids=False, seed=4), ns, header).markers
+    assert [m.action for m in again][:1] == [DELETEALL]   # person/2 goes at once
+    assert [m.ns for m in again[1::3]] == ['person/0', 'person/1']
     assert person_labels(_poses(2).with_ids(('', '5'))) == ('0', '5')
 
 
@@ -167,7 +192,7 @@ def test_pose_array_for_n_people(store, ns, n):
 @pytest.mark.parametrize('distro', ['humble', 'jazzy'])
 def test_encoded_bytes_equal_rosbags_serialisation_of_the_objects(distro):
     # Frames that exercise every path: DELETEALL alone, people with hidden joints and
-    # no-depth joints, the same people again (no DELETEALL), a person with nothing shown,
+    # no-depth joints, the same people again, a person with nothing shown,
     # COCO-17, and a frame without 3D.
     from humanpose.ros.messages import build_typestore, rosbags_namespace
     store = build_typestore(distro)

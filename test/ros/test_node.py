@@ -1,6 +1,7 @@
 """The pose_estimator node in-process with rclpy: topics, encodings, parameters, failures."""
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -236,8 +237,11 @@ class RecordingNode(PoseEstimatorNode):
 
 
 def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_model, scene):
+    # Lifetime 10 frame periods, no floor: the first frame's markers get 10 x the assumed
+    # 1 s period, later ones 10 x the measured one.
     harness = Harness(context, ns, RecordingNode, pose_model=str(pose_model),
-                      backend='onnxruntime-cpu', use_depth=True)
+                      backend='onnxruntime-cpu', use_depth=True,
+                      marker_lifetime_periods=10.0, marker_lifetime_s=0.0)
     stamp = 31_000_000_000
     depth = _image_msg(ns, (scene.depth_m * 1000).astype(np.uint16).view(np.uint8)
                        .reshape(480, 640, 2), stamp, encoding='16UC1')
@@ -267,7 +271,10 @@ def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_mo
         # The skeletons in space, published as CDR bytes, arrive as a real MarkerArray.
         def joint_markers():
             return [m for a in harness.received['markers'] for m in a.markers if m.type == 7]
-        assert harness.spin_until(joint_markers, every=publish_all)
+        assert harness.spin_until(lambda: len(joint_markers()) >= 3, every=publish_all)
+        lifetimes = [m.lifetime.sec + m.lifetime.nanosec / 1e9 for m in joint_markers()]
+        assert lifetimes[0] == pytest.approx(10.0)          # no period measured yet
+        assert all(0.0 < t < 10.0 for t in lifetimes[1:])   # 10 x the measured period
         for joints in joint_markers():
             assert joints.header.frame_id == FRAME_ID
             assert stamp_to_ns(joints.header.stamp) == stamp
@@ -416,3 +423,51 @@ def test_uncalibrated_camera_is_reported_once_and_2d_poses_go_on(
         assert len(calibration) == 1 and 'reported once' in calibration[0]
     finally:
         harness.close()
+
+
+class BlockingNode(PoseEstimatorNode):
+    """Holds the worker inside a frame until the test lets it go (a frame in flight)."""
+
+    def __init__(self, **kwargs):
+        self.in_frame = threading.Event()
+        self.release = threading.Event()
+        super().__init__(**kwargs)
+
+    def _estimate(self, pipeline, frame, rgb):
+        poses = super()._estimate(pipeline, frame, rgb)
+        self.in_frame.set()
+        self.release.wait(TIMEOUT_S)
+        return poses
+
+
+def test_shutdown_with_a_frame_in_flight_is_quiet(ns, pose_model, detector_model, scene,
+                                                  monkeypatch):
+    """Ctrl-C shuts the context down while the worker is inside a frame (issue 18).
+
+    The worker then must neither publish nor ask a publisher for its subscription count
+    (rcl raises "publisher's context is invalid"), and must end without a traceback.
+    """
+    thread_errors = []
+    monkeypatch.setattr(threading, 'excepthook', thread_errors.append)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=100 + (os.getpid() + 50) % 100)
+    harness = Harness(ctx, ns, BlockingNode, pose_model=str(pose_model),
+                      detector_model=str(detector_model), backend='onnxruntime-cpu',
+                      publish_annotated_image=True)
+    node = harness.node
+    try:
+        assert harness.spin_until(node.in_frame.is_set, every=lambda: harness.publish(
+            'image', ns.Image, _image_msg(ns, scene.image, 41)))
+        published_before = len(harness.received['pose'])
+        rclpy.shutdown(context=ctx)          # what rclpy's SIGINT handler does
+        node.release.set()
+        node._worker.join(TIMEOUT_S)
+        assert not node._worker.is_alive()   # the worker saw the shutdown and ended
+        assert thread_errors == []
+        snap = node._stats.snapshot(time.monotonic())
+        assert snap.failed == 0 and snap.last_error == ''  # shutting down is not an error
+        assert len(harness.received['pose']) == published_before
+    finally:
+        node.release.set()
+        harness.close()
+        rclpy.try_shutdown(context=ctx)

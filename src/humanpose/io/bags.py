@@ -404,8 +404,11 @@ class PoseBagWriter:
             self._marker_conn = None
             self._markers: Any = None
             if markers:
+                from humanpose.ros.marker_timing import FramePeriod
                 from humanpose.ros.markers import MarkerBuilder
                 self._markers = MarkerBuilder(skeleton)
+                # Marker lifetimes from the recorded frame period, as the node does.
+                self._marker_period = FramePeriod()
                 self._marker_conn = self._writer.add_connection(
                     MARKER_TOPIC, MARKER_TYPE, typestore=self.store, offered_qos_profiles=qos)
             self._cues_conn = None
@@ -443,6 +446,10 @@ class PoseBagWriter:
         self._write(self._pose_conn, log_time, encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
+            from humanpose.ros.marker_timing import (DEFAULT_FLOOR_S, DEFAULT_PERIODS,
+                                                     marker_lifetime_s)
+            self._markers.lifetime_s = marker_lifetime_s(
+                self._marker_period.tick(log_time / 1e9), DEFAULT_PERIODS, DEFAULT_FLOOR_S)
             markers = self._markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
                                            frame_id)
             if markers is not None:

@@ -48,6 +48,7 @@ from humanpose.ros.hri_messages import HriUnavailableError
 from humanpose.ros.hri_output import HriOutput
 from humanpose.ros.images import (compressed_to_rgb, depth_image_to_array, image_to_rgb,
                                   rgb_to_image_msg)
+from humanpose.ros.marker_timing import FramePeriod, marker_lifetime_s
 from humanpose.ros.markers import MarkerBuilder
 from humanpose.ros.messages import (MessageNamespace, make_header,
                                     rclpy_namespace, stamp_to_ns)
@@ -111,6 +112,7 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         self._camera_key: Optional[tuple[Any, ...]] = None
         self._camera_model: Optional[CameraModel] = None
         self._last_log: dict[str, float] = {}
+        self._frame_period = FramePeriod()
         self._config, problems = self._declare_parameters()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -303,7 +305,9 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             f'{self._input_topic or "nothing until activated (lifecycle)"}')
         applied = config
         try:
-            while not self._slot.stopped:
+            # Also stop when the context is shut down (Ctrl-C / launch's SIGINT shuts it
+            # down before destroy_node stops the slot): nothing can be published then.
+            while not self._slot.stopped and self.context.ok():
                 frame = self._slot.take(_TAKE_TIMEOUT_S)
                 if frame is None:
                     continue
@@ -333,7 +337,6 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         if smoother_config(config) != pipeline.smoother.config:
             pipeline.smoother.reconfigure(smoother_config(config))
         markers.threshold = config.keypoint_threshold
-        markers.lifetime_s = config.marker_lifetime_s
         PoseEstimatorNode._apply_cue_parameters(pipeline, config)
 
     @staticmethod
@@ -424,6 +427,33 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             self._frame_error(f'{type(err).__name__}: {err}', key='unexpected',
                               detail=traceback.format_exc())
             return
+        try:
+            published = self._publish_results(pipeline, markers, frame, rgb, poses, config)
+        except Exception as err:  # never let the worker die on one frame's outputs
+            if not self._can_publish():
+                return  # shutting down while publishing: the frame's outputs are moot
+            self._frame_error(f'cannot publish the results: {type(err).__name__}: {err}',
+                              key='publish', detail=traceback.format_exc())
+            return
+        if published:
+            latency_s = (self.get_clock().now().nanoseconds -
+                         stamp_to_ns(frame.image.header.stamp)) / 1e9
+            self._stats.frame_published(time.monotonic(), latency_s, len(poses),
+                                        pipeline.timings)
+
+    def _can_publish(self) -> bool:
+        """Return whether outputs may be published: the node is not stopping."""
+        return not self._slot.stopped and self.context.ok()
+
+    def _publish_results(self, pipeline: Pipeline, markers: MarkerBuilder, frame: Frame,
+                         rgb: NDArray[np.uint8], poses: Poses, config: NodeConfig) -> bool:
+        """Publish the poses, cues, markers and annotated image of one frame.
+
+        :return: False when the node is stopping (or its context is shut down) and nothing
+            was published: after shutdown the publishers must not be touched (rcl raises).
+        """
+        if not self._can_publish():
+            return False
         source = frame.image.header
         header = make_header(self._ns, stamp_to_ns(source.stamp),
                              config.frame_id or source.frame_id)
@@ -432,6 +462,10 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         # publishes bytes as they are).
         self._pose_pub.publish(encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, header.frame_id))
+        # Markers outlast the gap to the next frame at any rate (see marker_timing).
+        markers.lifetime_s = marker_lifetime_s(self._frame_period.tick(time.monotonic()),
+                                               config.marker_lifetime_periods,
+                                               config.marker_lifetime_s)
         if config.publish_markers:
             marker_bytes = markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
                                           header.frame_id)
@@ -445,8 +479,7 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         if config.publish_annotated_image and self._image_pub.get_subscription_count() > 0:
             drawn = draw_poses(rgb, poses, config.keypoint_threshold, color='rgb')
             self._image_pub.publish(rgb_to_image_msg(drawn, self._ns, header))
-        latency_s = (self.get_clock().now().nanoseconds - stamp_to_ns(source.stamp)) / 1e9
-        self._stats.frame_published(time.monotonic(), latency_s, len(poses), pipeline.timings)
+        return True
 
     def _publish_cues(self, cues: Any, header: Any, config: NodeConfig) -> None:
         """Publish humans/cues and, with markers on, the cue markers (own namespace)."""
@@ -481,6 +514,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             hri.publish(poses, (header.stamp.sec, header.stamp.nanosec), header.frame_id,
                         rgb, (rgb.shape[1], rgb.shape[0]))
         except Exception as err:  # a bug or a runtime failure: report, keep the node up
+            if not self._can_publish():
+                return  # the context went down meanwhile (Ctrl-C): not an error
             self._frame_error(f'ROS4HRI output: {type(err).__name__}: {err}', key='hri',
                               detail=traceback.format_exc())
 

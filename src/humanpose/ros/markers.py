@@ -22,9 +22,19 @@ objects); :meth:`MarkerBuilder.encode` writes the MarkerArray's CDR bytes straig
 those (what the node publishes and the bag writer records: about ten times faster than
 message objects), :meth:`MarkerBuilder.build` makes message objects of the same content.
 
-The builder is stateful: when the set of people (their ids, or their indices where no
-ids are given) differs from the previous call's, a ``DELETEALL`` marker comes first, so
-markers of people who left vanish at once instead of lingering for their lifetime.
+Each frame replaces the previous one: every MarkerArray with people starts with a
+``DELETEALL`` (empty namespace: everything the RViz display holds), so people who left, and
+joints that dropped below the threshold, vanish with the next frame, and nothing flickers
+(RViz applies the whole array before it renders). The lifetime is only the guard for when no
+new frame comes (node stopped, camera stalled): the node derives it from the measured frame
+period (:mod:`humanpose.ros.marker_timing`), so markers outlast the gap between two frames
+at any frame rate. When nobody is shown and nobody was shown before, nothing is sent; the
+first call always sends the ``DELETEALL`` (it clears markers a previous run left).
+
+Room for other markers of the same people (e.g. HRI cues: pointing rays, head directions):
+they belong in the same MarkerArray, after these (so the one ``DELETEALL`` replaces them
+too), in namespaces of their own such as ``cues/<label>``; ids 0-2 of ``<prefix>/<label>``
+are the skeleton's.
 """
 
 from __future__ import annotations
@@ -53,12 +63,15 @@ JOINTS_ID = 0
 BONES_ID = 1
 LABEL_ID = 2
 
-#: Default sizes in metres: joint sphere diameter, bone line width, text height, and how
-#: far above the person's highest joint the label floats.
+#: Default sizes in metres: joint sphere diameter, bone line width, label text height (of
+#: a capital letter: readable from a few metres), and the gap between the person's highest
+#: joint and the bottom of the label (clear of the face points).
 JOINT_DIAMETER_M = 0.03
 BONE_WIDTH_M = 0.01
-TEXT_HEIGHT_M = 0.08
-LABEL_OFFSET_M = 0.12
+TEXT_HEIGHT_M = 0.2
+LABEL_GAP_M = 0.12
+#: Label colour: yellow, a colour no body part has (face points are white).
+LABEL_RGBA = (1.0, 0.85, 0.1, 1.0)
 
 
 def person_labels(poses: Poses) -> tuple[str, ...]:
@@ -130,12 +143,13 @@ class MarkerBuilder:
     :param skeleton: keypoint layout of the poses (``coco_wholebody``, ``coco``).
     :param threshold: joints with a 3D confidence below this are not shown (nor their
         bones).
-    :param lifetime_s: seconds RViz keeps a marker that is not refreshed; a few frame
-        periods, so people who are no longer published fade out. 0 = forever.
+    :param lifetime_s: seconds RViz keeps a marker when no newer frame replaces it (the
+        node sets it from the frame period each frame, see
+        :mod:`humanpose.ros.marker_timing`). 0 = forever.
     :param namespace_prefix: person ``i`` lives in marker namespace ``<prefix>/<label>``.
     :param joint_diameter_m: diameter of the joint spheres, metres.
     :param bone_width_m: width of the bone lines, metres.
-    :param text_height_m: height of the label text, metres.
+    :param text_height_m: height of the label text (a capital letter), metres.
     """
 
     def __init__(self, skeleton: str, threshold: float = 0.3, lifetime_s: float = 0.2,
@@ -155,11 +169,12 @@ class MarkerBuilder:
         self._joint_rgba = _rgba(self.skeleton.keypoint_colors)
         # Each bone is two consecutive points of the LINE_LIST, coloured alike.
         self._bone_rgba = _rgba(self.skeleton.link_colors)
-        self._previous: Optional[tuple[str, ...]] = None
+        # None before the first call; else whether the previous call sent person markers.
+        self._shown: Optional[bool] = None
 
     def reset(self) -> None:
-        """Forget the previous set of people: the next markers start with DELETEALL."""
-        self._previous = None
+        """Start afresh: the next call sends a DELETEALL even when nobody is shown."""
+        self._shown = None
 
     def namespace_of(self, label: str) -> str:
         """Return the marker namespace of the person labelled ``label``."""
@@ -169,9 +184,9 @@ class MarkerBuilder:
         """Return the markers of one image's poses, in MarkerArray order.
 
         :param poses: results of one image; 3D markers need ``poses.keypoints_3d``.
-        :return: ``DELETEALL`` first when the set of people changed since the previous
-            call (and on the first call), then per person with 3D keypoints a joints, a
-            bones and a label marker. Empty when there is nothing to send.
+        :return: ``DELETEALL`` first, then per person with 3D keypoints a joints, a bones
+            and a label marker; empty when nobody is shown now and nobody was shown by the
+            previous call (the first call always sends the ``DELETEALL``).
         :raises InvalidInputError: the poses have another number of keypoints than the
             builder's skeleton.
         """
@@ -180,14 +195,13 @@ class MarkerBuilder:
                 f'marker builder for {self.skeleton.name} ({self.skeleton.num_keypoints} '
                 f'keypoints) got poses of {poses.skeleton} with {poses.num_keypoints}; '
                 'build the MarkerBuilder with the skeleton of the pipeline')
-        labels = person_labels(poses)
-        specs: list[MarkerSpec] = []
-        if labels != self._previous:
-            specs.append(MarkerSpec(ns='', id=0, action=DELETEALL))
-            self._previous = labels
+        people: list[MarkerSpec] = []
         if poses.keypoints_3d is not None and poses.confidence_3d is not None and len(poses):
-            specs += self._person_specs(poses.keypoints_3d, poses.confidence_3d, labels)
-        return specs
+            people = self._person_specs(poses.keypoints_3d, poses.confidence_3d,
+                                        person_labels(poses))
+        send = bool(people) or self._shown is not False
+        self._shown = bool(people)
+        return [MarkerSpec(ns='', id=0, action=DELETEALL)] + people if send else []
 
     def encode(self, poses: Poses, stamp_sec: int, stamp_nanosec: int,
                frame_id: str) -> Optional[bytes]:
@@ -227,6 +241,8 @@ class MarkerBuilder:
         bones = np.all(shown[:, links], axis=-1, keepdims=False)         # (N, L)
         lifetime = _duration(self.lifetime_s)
         white = (1.0, 1.0, 1.0, 1.0)
+        # The label's position is its centre: lift it by the gap plus half its height.
+        label_lift = LABEL_GAP_M + 0.5 * self.text_height_m
         joint_scale = (self.joint_diameter_m,) * 3
         bone_scale = (self.bone_width_m, 0.0, 0.0)
         text_scale = (0.0, 0.0, self.text_height_m)
@@ -246,9 +262,9 @@ class MarkerBuilder:
             # Above the head: y points down in the optical frame.
             top = joints[np.argmin(joints[:, 1])]
             specs.append(MarkerSpec(
-                person_ns, LABEL_ID, TEXT_VIEW_FACING, scale=text_scale, color=white,
+                person_ns, LABEL_ID, TEXT_VIEW_FACING, scale=text_scale, color=LABEL_RGBA,
                 lifetime=lifetime, text=labels[n],
-                position=(float(top[0]), float(top[1]) - LABEL_OFFSET_M, float(top[2]))))
+                position=(float(top[0]), float(top[1]) - label_lift, float(top[2]))))
         return specs
 
 

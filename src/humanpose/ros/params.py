@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional, Union, cast
 from humanpose.cues import CueConfig, PointingConfig, WaveConfig
 from humanpose.errors import InvalidInputError
 from humanpose.filters import SmootherConfig
+from humanpose.ros.marker_timing import DEFAULT_FLOOR_S, DEFAULT_PERIODS
 from humanpose.track import TrackerConfig
 
 Value = Union[bool, int, float, str]
@@ -120,9 +121,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'Keypoints below this confidence are not drawn (markers, annotated image); the '
        'HumanPoseArray always carries every keypoint with its confidence.',
        min_value=0.0, max_value=1.0, group='output'),
-    _p('marker_lifetime_s', float, 0.2,
-       'Seconds RViz keeps a marker that is not refreshed (a few frame periods); 0 = '
-       'forever.', min_value=0.0, max_value=10.0, group='output'),
+    _p('marker_lifetime_s', float, DEFAULT_FLOOR_S,
+       'Shortest marker lifetime, seconds. Each frame replaces all markers; the lifetime, '
+       'max(this, marker_lifetime_periods x the measured frame period), only removes them '
+       'when frames stop (node stopped, camera stalled). Both 0 = forever.',
+       min_value=0.0, max_value=10.0, group='output'),
+    _p('marker_lifetime_periods', float, DEFAULT_PERIODS,
+       'Marker lifetime in measured frame periods (median of the last 15), so markers never '
+       'blink however slow the frames come; 0 = marker_lifetime_s alone.',
+       min_value=0.0, max_value=100.0, group='output'),
     _p('publish_markers', bool, True, 'Publish humans/markers (visualization_msgs/MarkerArray).',
        group='output'),
     _p('publish_annotated_image', bool, False,
@@ -278,6 +285,7 @@ class NodeConfig:
     detect_every: int
     keypoint_threshold: float
     marker_lifetime_s: float
+    marker_lifetime_periods: float
     publish_markers: bool
     publish_annotated_image: bool
     frame_id: str
