@@ -274,7 +274,8 @@ def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_mo
         assert harness.spin_until(lambda: len(joint_markers()) >= 3, every=publish_all)
         lifetimes = [m.lifetime.sec + m.lifetime.nanosec / 1e9 for m in joint_markers()]
         assert lifetimes[0] == pytest.approx(10.0)          # no period measured yet
-        assert all(0.0 < t < 10.0 for t in lifetimes[1:])   # 10 x the measured period
+        # Then 10 x the measured period (whatever this machine's speed makes it).
+        assert all(t > 0.0 and t != pytest.approx(10.0, rel=1e-3) for t in lifetimes[1:])
         for joints in joint_markers():
             assert joints.header.frame_id == FRAME_ID
             assert stamp_to_ns(joints.header.stamp) == stamp
