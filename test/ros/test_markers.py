@@ -5,7 +5,7 @@ import pytest
 
 from humanpose.errors import InvalidInputError
 from humanpose.ros.markers import (BONES_ID, DELETEALL, JOINTS_ID, LABEL_GAP_M, LABEL_ID,
-                                   LABEL_RGBA, LINE_LIST, MarkerBuilder, SPHERE_LIST,
+                                   LABEL_RGBA, LINE_LIST, MarkerBuilder, MarkerSpec, SPHERE_LIST,
                                    TEXT_HEIGHT_M, TEXT_VIEW_FACING, person_labels)
 from humanpose.ros.messages import make_header, poses_to_msg
 from humanpose.skeletons import get_skeleton
@@ -113,6 +113,24 @@ def test_joints_that_drop_below_the_threshold_vanish_with_the_next_frame(ns):
     markers = builder.build(poses.with_3d(poses.keypoints_3d, c3), ns, header).markers
     assert markers[0].action == DELETEALL
     assert {m.ns for m in markers[1:]} == {f'person/{poses.ids[0]}'}
+
+
+def test_other_markers_ride_in_the_same_array_after_the_skeletons(ns):
+    """E.g. the cues' arrows: one DELETEALL replaces them with the skeletons, every frame."""
+    builder = MarkerBuilder('coco_wholebody')
+    header = make_header(ns, STAMP_NS, FRAME)
+    arrow = MarkerSpec('cues/7', 0, 0, scale=(0.02, 0.04, 0.06), color=(0.2, 0.9, 0.3, 1.0),
+                       points=np.array([[0.0, 0.0, 2.0], [0.0, 0.0, 1.7]]))
+    markers = builder.build(_poses(1), ns, header, extra=[arrow]).markers
+    assert markers[0].action == DELETEALL and len(markers) == 1 + 3 + 1
+    assert (markers[-1].ns, markers[-1].type) == ('cues/7', 0)
+    # Extra markers alone count as shown: the next empty frame clears them.
+    assert [m.ns for m in builder.build(_poses(0), ns, header, extra=[arrow]).markers] == [
+        '', 'cues/7']
+    assert [m.action for m in builder.build(_poses(0), ns, header).markers] == [DELETEALL]
+    assert builder.build(_poses(0), ns, header).markers == []
+    encoded = builder.encode(_poses(1), 1, 2, FRAME, extra=[arrow])
+    assert encoded is not None and b'cues/7' in encoded
 
 
 def test_without_ids_the_labels_are_the_indices(ns):

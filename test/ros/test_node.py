@@ -276,6 +276,12 @@ def test_depth_and_camera_info_arrive_paired_with_the_image(context, ns, pose_mo
         assert lifetimes[0] == pytest.approx(10.0)          # no period measured yet
         # Then 10 x the measured period (whatever this machine's speed makes it).
         assert all(t > 0.0 and t != pytest.approx(10.0, rel=1e-3) for t in lifetimes[1:])
+        # Cue markers (head directions) ride in the skeletons' arrays, after the DELETEALL.
+        with_cues = [a.markers for a in harness.received['markers']
+                     if any(m.ns.startswith('cues/') for m in a.markers)]
+        assert with_cues, 'no cue markers'
+        for markers in with_cues:
+            assert markers[0].action == 3 and any(m.type == 7 for m in markers)
         for joints in joint_markers():
             assert joints.header.frame_id == FRAME_ID
             assert stamp_to_ns(joints.header.stamp) == stamp

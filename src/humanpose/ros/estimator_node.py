@@ -40,7 +40,7 @@ from humanpose.pipeline import Pipeline
 from humanpose.pose3d import check_intrinsics
 from humanpose.ros import diagnostics
 from humanpose.lift3d import camera_from_info
-from humanpose.ros.cdr import encode_marker_array, encode_pose_array
+from humanpose.ros.cdr import encode_pose_array
 from humanpose.ros.cue_markers import cue_marker_specs
 from humanpose.ros.cue_messages import CUES_TOPIC, cues_to_msg
 from humanpose.ros.frames import Frame, FrameSlot
@@ -462,17 +462,21 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         # publishes bytes as they are).
         self._pose_pub.publish(encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, header.frame_id))
+        cues = pipeline.last_cues if pipeline.cue_estimator is not None else None
+        if cues is not None:
+            self._cues_pub.publish(cues_to_msg(cues, self._ns, header))
         # Markers outlast the gap to the next frame at any rate (see marker_timing).
         markers.lifetime_s = marker_lifetime_s(self._frame_period.tick(time.monotonic()),
                                                config.marker_lifetime_periods,
                                                config.marker_lifetime_s)
         if config.publish_markers:
+            # The cue markers (cues/<label>) ride in the skeletons' array: its one DELETEALL
+            # replaces the whole frame and RViz never shows skeletons without their cues.
+            extra = cue_marker_specs(cues, markers.lifetime_s) if cues is not None else ()
             marker_bytes = markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
-                                          header.frame_id)
+                                          header.frame_id, extra)
             if marker_bytes is not None:
                 self._marker_pub.publish(marker_bytes)
-        if pipeline.cue_estimator is not None and pipeline.last_cues is not None:
-            self._publish_cues(pipeline.last_cues, header, config)
         hri = self._hri  # the lifecycle node may end it meanwhile
         if hri is not None:
             self._publish_hri(hri, poses, header, rgb, config)
@@ -480,15 +484,6 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             drawn = draw_poses(rgb, poses, config.keypoint_threshold, color='rgb')
             self._image_pub.publish(rgb_to_image_msg(drawn, self._ns, header))
         return True
-
-    def _publish_cues(self, cues: Any, header: Any, config: NodeConfig) -> None:
-        """Publish humans/cues and, with markers on, the cue markers (own namespace)."""
-        self._cues_pub.publish(cues_to_msg(cues, self._ns, header))
-        if config.publish_markers:
-            specs = cue_marker_specs(cues, config.marker_lifetime_s)
-            if specs:
-                self._marker_pub.publish(encode_marker_array(
-                    specs, header.stamp.sec, header.stamp.nanosec, header.frame_id))
 
     # --- ROS4HRI output (hri: true) -------------------------------------------------------
 

@@ -40,7 +40,7 @@ are the skeleton's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -180,13 +180,17 @@ class MarkerBuilder:
         """Return the marker namespace of the person labelled ``label``."""
         return f'{self.namespace_prefix}/{label}'
 
-    def specs(self, poses: Poses) -> list[MarkerSpec]:
+    def specs(self, poses: Poses, extra: Sequence[MarkerSpec] = ()) -> list[MarkerSpec]:
         """Return the markers of one image's poses, in MarkerArray order.
 
         :param poses: results of one image; 3D markers need ``poses.keypoints_3d``.
+        :param extra: other markers of the same image (e.g. the HRI cues' head directions
+            and pointing rays, in namespaces of their own), sent after the skeletons in the
+            same array, so the one ``DELETEALL`` replaces them too and RViz never shows a
+            frame's skeletons without its other markers.
         :return: ``DELETEALL`` first, then per person with 3D keypoints a joints, a bones
-            and a label marker; empty when nobody is shown now and nobody was shown by the
-            previous call (the first call always sends the ``DELETEALL``).
+            and a label marker, then ``extra``; empty when nothing is shown now and nothing
+            was shown by the previous call (the first call always sends the ``DELETEALL``).
         :raises InvalidInputError: the poses have another number of keypoints than the
             builder's skeleton.
         """
@@ -199,34 +203,38 @@ class MarkerBuilder:
         if poses.keypoints_3d is not None and poses.confidence_3d is not None and len(poses):
             people = self._person_specs(poses.keypoints_3d, poses.confidence_3d,
                                         person_labels(poses))
-        send = bool(people) or self._shown is not False
-        self._shown = bool(people)
-        return [MarkerSpec(ns='', id=0, action=DELETEALL)] + people if send else []
+        shown = people + list(extra)
+        send = bool(shown) or self._shown is not False
+        self._shown = bool(shown)
+        return [MarkerSpec(ns='', id=0, action=DELETEALL)] + shown if send else []
 
-    def encode(self, poses: Poses, stamp_sec: int, stamp_nanosec: int,
-               frame_id: str) -> Optional[bytes]:
+    def encode(self, poses: Poses, stamp_sec: int, stamp_nanosec: int, frame_id: str,
+               extra: Sequence[MarkerSpec] = ()) -> Optional[bytes]:
         """Return the CDR bytes of the MarkerArray of :meth:`specs`, None if it is empty.
 
         :param poses: results of one image.
         :param stamp_sec: header stamp seconds of the source image.
         :param stamp_nanosec: header stamp nanoseconds.
         :param frame_id: the camera optical frame; copied into every marker.
+        :param extra: other markers of the image (see :meth:`specs`).
         """
-        specs = self.specs(poses)
+        specs = self.specs(poses, extra)
         return encode_marker_array(specs, stamp_sec, stamp_nanosec, frame_id) if specs else None
 
-    def build(self, poses: Poses, ns: MessageNamespace, header: Any) -> Any:
+    def build(self, poses: Poses, ns: MessageNamespace, header: Any,
+              extra: Sequence[MarkerSpec] = ()) -> Any:
         """Return the MarkerArray of :meth:`specs` as a message object.
 
         :param poses: results of one image.
         :param ns: message namespace (rclpy or rosbags).
         :param header: std_msgs/Header of the source image (stamp, camera optical frame);
             copied into every marker.
+        :param extra: other markers of the image (see :meth:`specs`).
         """
         header = ns.Header(stamp=ns.Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
                            frame_id=header.frame_id)
-        return ns.new('MarkerArray',
-                      markers=[_marker_message(spec, ns, header) for spec in self.specs(poses)])
+        return ns.new('MarkerArray', markers=[_marker_message(spec, ns, header)
+                                              for spec in self.specs(poses, extra)])
 
     def _person_specs(self, keypoints_3d: NDArray[np.float32],
                       confidence_3d: NDArray[np.float32],
