@@ -1,6 +1,5 @@
 """The ROS4HRI output of the pose node under real rclpy: bodies, stamps, TF, departures."""
 
-import os
 import time
 
 import numpy as np
@@ -28,14 +27,8 @@ FRAME_ID = 'camera_color_optical_frame'
 PEOPLE = [PersonSpec((200, 250), 300, depth_m=2.0), PersonSpec((460, 250), 280, depth_m=3.0)]
 TIMEOUT_S = 60.0
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-
-
-@pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=100 + (os.getpid() + 37) % 100)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+#: DDS domain offset of this module's rclpy context (see conftest.py).
+DOMAIN_OFFSET = 37
 
 
 @pytest.fixture(scope='module')

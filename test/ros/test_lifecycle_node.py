@@ -1,6 +1,5 @@
 """The managed (lifecycle) pose node under real rclpy: what each transition starts and ends."""
 
-import os
 import time
 
 import pytest
@@ -20,14 +19,8 @@ from humanpose.testing.scene import PersonSpec, render_scene  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
-
-
-@pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=100 + (os.getpid() + 71) % 100)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+#: DDS domain offset of this module's rclpy context (see conftest.py).
+DOMAIN_OFFSET = 71
 
 
 class Managed:

@@ -26,15 +26,6 @@ TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    # A domain of its own, so that parallel runs and other ROS processes do not interfere.
-    rclpy.init(context=ctx, domain_id=100 + os.getpid() % 100)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
-@pytest.fixture(scope='module')
 def ns():
     return rclpy_namespace()
 
