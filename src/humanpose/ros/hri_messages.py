@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -29,7 +28,7 @@ from humanpose.errors import HumanPoseError
 from humanpose.hri import (body_frames, crop_windows, normalised_rois, skeleton2d,
                            tf_transforms)
 from humanpose.ros.cdr import CDR_LE_HEADER, CdrWriter
-from humanpose.ros.messages import MessageNamespace, TYPE_NAMES
+from humanpose.ros.messages import generated_namespace, MessageNamespace, TYPE_NAMES
 from humanpose.types import Poses
 
 #: The hri_msgs messages the body output uses, in dependency order.
@@ -61,18 +60,13 @@ def rclpy_hri_namespace() -> MessageNamespace:
     :raises HriUnavailableError: a message package is not importable; the message says
         what to install.
     """
-    classes: dict[str, Any] = {}
-    for short, full in HRI_TYPE_NAMES.items():
-        package, _, name = full.split('/')
-        try:
-            classes[short] = getattr(import_module(f'{package}.msg'), name)
-        except ImportError as err:
-            raise HriUnavailableError(
-                f'hri is on but {package}.msg cannot be imported ({err}): ' + INSTALL_HINT
-                if package == 'hri_msgs' else
-                f'hri is on but {package}.msg cannot be imported ({err}): source ROS 2') from err
-    fields = {short: frozenset(cls.get_fields_and_field_types()) for short, cls in classes.items()}
-    return MessageNamespace(classes, None, fields)
+    def missing(package: str, err: ImportError) -> HriUnavailableError:
+        return HriUnavailableError(
+            f'hri is on but {package}.msg cannot be imported ({err}): ' + INSTALL_HINT
+            if package == 'hri_msgs' else
+            f'hri is on but {package}.msg cannot be imported ({err}): source ROS 2')
+
+    return generated_namespace(HRI_TYPE_NAMES, missing)
 
 
 def hri_message_dir(directory: Optional[Path] = None) -> Path:

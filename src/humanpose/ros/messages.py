@@ -188,15 +188,30 @@ def rclpy_namespace() -> MessageNamespace:
     :raises HumanPoseError: a message package is not importable (ROS 2 not sourced, or
         pose_bringup not built).
     """
+    def missing(package: str, err: ImportError) -> HumanPoseError:
+        return HumanPoseError(
+            f'cannot import {package}.msg ({err}); source your ROS 2 setup and the '
+            'workspace that built pose_bringup (source install/setup.bash)')
+
+    return generated_namespace(TYPE_NAMES, missing)
+
+
+def generated_namespace(type_names: dict[str, str],
+                        missing: Callable[[str, ImportError], HumanPoseError]
+                        ) -> MessageNamespace:
+    """Return the namespace of the generated (rclpy) classes of ``type_names``.
+
+    :param type_names: short name -> ``package/msg/Name``.
+    :param missing: builds the error raised when a package's messages cannot be imported.
+    :raises HumanPoseError: the one ``missing`` built, from the ImportError.
+    """
     classes: dict[str, Any] = {}
-    for short, full in TYPE_NAMES.items():
+    for short, full in type_names.items():
         package, _, name = full.split('/')
         try:
             classes[short] = getattr(import_module(f'{package}.msg'), name)
         except ImportError as err:
-            raise HumanPoseError(
-                f'cannot import {package}.msg ({err}); source your ROS 2 setup and the '
-                'workspace that built pose_bringup (source install/setup.bash)') from err
+            raise missing(package, err) from err
     fields = {short: frozenset(cls.get_fields_and_field_types()) for short, cls in classes.items()}
     return MessageNamespace(classes, None, fields)
 
