@@ -28,7 +28,7 @@ PYTEST := -m pytest -q -p no:cacheprovider test
 
 .PHONY: test lint demo bench clean test-numpy-oldest test-humble-stack test-jazzy-stack
 
-$(STAMP): pyproject.toml setup.py src/humanpose/_simcc.c
+$(STAMP): pyproject.toml setup.py src/humanpose/_simcc.c $(wildcard src/humanpose/cues/csrc/*)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -63,4 +63,4 @@ bench: $(STAMP)
 	$(VENV)/bin/humanpose bench --json out/bench.json
 
 clean:
-	rm -rf $(VENV) .venv-numpy-oldest .venv-humble .venv-jazzy build out *.egg-info src/*.egg-info src/humanpose/_simcc.*.so
+	rm -rf $(VENV) .venv-numpy-oldest .venv-humble .venv-jazzy build out *.egg-info src/*.egg-info src/humanpose/_simcc.*.so src/humanpose/cues/_kernel.*.so

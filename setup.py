@@ -1,7 +1,8 @@
 """Install the humanpose package; the ROS messages' .msg files travel inside it.
 
-The SimCC decoding kernel (src/humanpose/_simcc.c) is optional: without a C compiler the
-package installs without it and decodes in NumPy.
+The C kernels are optional: without a C compiler the package installs without them and
+does the same work in NumPy (SimCC decoding: src/humanpose/_simcc.c; the HRI cues:
+src/humanpose/cues/csrc/).
 """
 
 from pathlib import Path
@@ -27,4 +28,11 @@ class BuildPyWithMessages(build_py):
 SIMCC_KERNEL = Extension('humanpose._simcc', sources=['src/humanpose/_simcc.c'],
                          extra_compile_args=['-O3', '-std=c99'], optional=True)
 
-setup(cmdclass={'build_py': BuildPyWithMessages}, ext_modules=[SIMCC_KERNEL])
+CUES = 'src/humanpose/cues/csrc'
+CUE_KERNEL = Extension('humanpose.cues._kernel',
+                       sources=sorted(str(p.relative_to(HERE))
+                                      for p in (HERE / CUES).glob('*.c')),
+                       depends=sorted(str(p.relative_to(HERE)) for p in (HERE / CUES).glob('*.h')),
+                       extra_compile_args=['-O3', '-std=c99'], optional=True)
+
+setup(cmdclass={'build_py': BuildPyWithMessages}, ext_modules=[SIMCC_KERNEL, CUE_KERNEL])

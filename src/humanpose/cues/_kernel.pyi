@@ -1,0 +1,1 @@
+"""Types of the optional C kernel built from csrc/ (see humanpose.cues.kernel)."""

@@ -1,0 +1,24 @@
+/*
+ * humanpose.cues._kernel: the per-image HRI cues in C, one file per cue family.
+ *
+ * The NumPy implementation (humanpose.cues) is the reference: a few hundred small array
+ * operations per image, each costing microseconds of interpreter and dispatch, whatever
+ * the number of people. The kernel computes the same quantities person by person in
+ * plain loops (identical definitions, results equal to float rounding; the tests run
+ * both). Arrays travel through the buffer protocol (no build dependency on NumPy);
+ * callers pass C-contiguous arrays of the dtypes each entry point documents.
+ */
+#ifndef HUMANPOSE_CUES_H
+#define HUMANPOSE_CUES_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/*
+ * 0 when `buffer` holds exactly `count` items of `itemsize` bytes; else -1 with a
+ * ValueError naming the argument (a caller's shape bug must not read past an array).
+ */
+int cues_check_buffer(const Py_buffer *buffer, Py_ssize_t count, Py_ssize_t itemsize,
+                      const char *name);
+
+#endif
