@@ -4,6 +4,7 @@ import json
 
 from humanpose.bench import STAGES
 from humanpose.cli import main
+from humanpose.cues import kernel
 from humanpose.decode import simcc_implementation
 
 
@@ -12,7 +13,7 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     plot = tmp_path / 'bench.png'
     code = main(['bench', '--people', '1,3', '--sizes', '320x240', '--frames', '2',
                  '--warmup', '1', '--blocks', '1,1,1,1', '--json', str(out),
-                 '--plot', str(plot), '--cue-people', '2'])
+                 '--plot', str(plot), '--cue-people', '1,2'])
     assert code == 0
     table = capsys.readouterr().out
     assert all(stage in table for stage in STAGES)
@@ -33,9 +34,20 @@ def test_bench_runs_every_stage_and_writes_json_and_plot(tmp_path, capsys):
     assert 'ROS4HRI output' in table
     hri = cases[1]['extra_ms']
     assert hri['hri'] > 0 and hri['hri_cropped'] > 0
-    assert data['cues_worst_case_ms_per_person'] > 0 and 'all waving and pointing' in table
+    # The cues, everyone waving and pointing, in every implementation the install has.
+    assert 'everyone waving and pointing' in table
+    implementations = [kernel.implementation()] + (['NumPy'] if kernel.KERNEL else [])
+    assert [(r['people'], r['implementation']) for r in data['cues']] == \
+        [(n, name) for n in (1, 2) for name in implementations]
+    assert all(r['frame_ms'] > 0 and r['frame_cpu_ms'] > 0
+               and r['per_person_ms'] == r['frame_ms'] / r['people'] for r in data['cues'])
 
 
 def test_bench_rejects_bad_sizes(capsys):
     assert main(['bench', '--sizes', 'huge']) == 2
     assert '--sizes' in capsys.readouterr().err
+
+
+def test_bench_rejects_bad_cue_people(capsys):
+    assert main(['bench', '--cue-people', '2,x']) == 2
+    assert '--cue-people' in capsys.readouterr().err

@@ -32,9 +32,9 @@ keypoints, 576 / 768 / 576 bins, Gaussian rows like a trained head's), what deco
 axis and placing the people costs on top of the 2D decode: monocular (placement by torso
 size) and fused (with a depth image), per person.
 
-The cost of the cues per person is also measured on posed 3D people who all wave and point
-(:func:`cue_cost_per_person`): every person's waving fit runs on every frame, the worst
-case, where the rendered scenes' hanging hands skip it.
+The cost of the cues is also measured on posed 3D people who all wave and point
+(:func:`measure_cues`): every person's waving fit runs on every frame, the worst case,
+where the rendered scenes' hanging hands skip it; in the C kernel and in NumPy.
 """
 
 from __future__ import annotations
@@ -301,27 +301,41 @@ def _per_person(results: Sequence[CaseResult]) -> tuple[float, float, float]:
     return big.median_ms['crop'] / n, big.median_ms['decode'] / n, big.median_ms['cues'] / n
 
 
-def cue_cost_per_person(people: int = 8, frames: int = 90, warmup: int = 45,
-                        fps: float = 30.0) -> float:
-    """Return the median cost of the cues per person (ms) when everyone waves and points.
+@dataclass(frozen=True)
+class CueCost:
+    """What the cues cost per image with ``people`` people; times in milliseconds.
 
-    :param people: people per frame (posed 3D people with 2D and 3D keypoints, tracked).
-    :param frames: measured frames.
-    :param warmup: frames first, so that every track has a full waving window.
-    :param fps: frame rate of the image stamps.
+    :param implementation: ``C kernel`` or ``NumPy`` (:mod:`humanpose.cues.kernel`).
+    :param frame_ms: median wall-clock time of one image's cues.
+    :param frame_cpu_ms: median CPU time of the calling thread (robust to other processes).
     """
-    from humanpose.cues import CueEstimator
+
+    people: int
+    implementation: str
+    frame_ms: float
+    frame_cpu_ms: float
+
+    @property
+    def per_person_ms(self) -> float:
+        return self.frame_ms / self.people
+
+    @property
+    def per_person_cpu_ms(self) -> float:
+        return self.frame_cpu_ms / self.people
+
+
+def _cue_frames(people: int, count: int, fps: float) -> list[tuple[Any, int]]:
+    """Return ``count`` images of posed 3D people who all wave and point, with stamps."""
     from humanpose.testing.people3d import (Person3D, observe, pointing_arm, pose_person,
                                             waving_arm)
     from humanpose.testing.scene import default_camera
 
     camera = default_camera(1280, 720)
     rng = np.random.default_rng(0)
-    estimator = CueEstimator('coco_wholebody')
     ids = tuple(str(i) for i in range(people))
     xs = np.linspace(-1.5, 1.5, people)
-    times = []
-    for k in range(warmup + frames):
+    frames = []
+    for k in range(count):
         t = k / fps
         kp = []
         for i, x in enumerate(xs):
@@ -330,12 +344,60 @@ def cue_cost_per_person(people: int = 8, frames: int = 90, warmup: int = 45,
                 'right': waving_arm(person, 'right', 0.4 * np.sin(2 * np.pi * 2.0 * t)),
                 'left': pointing_arm(person, 'left', (float(x) + 1.0, 1.2, 1.5))},
                 hands={'left': 'pointing'}))
-        poses = observe(np.stack(kp), camera, rng, ids=ids)
-        start = time.perf_counter()
-        estimator(poses, int(t * 1e9), camera=camera)
-        if k >= warmup:
-            times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3 / people)
+        frames.append((observe(np.stack(kp), camera, rng, ids=ids), int(t * 1e9)))
+    return frames
+
+
+def measure_cues(people: Sequence[int] = (1, 2, 4, 8, 16), frames: int = 90,
+                 warmup: int = 45, fps: float = 30.0) -> list[CueCost]:
+    """Time the cues of posed 3D people who all wave and point, in every implementation.
+
+    The worst case: everyone has 2D and 3D keypoints, a head pose, a pointing arm with a
+    pointing finger and a waving hand, so every waving fit runs on every image (hanging
+    hands would skip it). The same images go through the C kernel (when built) and NumPy.
+
+    :param people: people counts (tracked, ids '0', '1', ...).
+    :param frames: measured images per count.
+    :param warmup: images first, so that every track has a full waving window.
+    :param fps: frame rate of the image stamps.
+    """
+    from humanpose.cues import CueEstimator, kernel
+    from humanpose.testing.scene import default_camera
+
+    camera = default_camera(1280, 720)
+    built = kernel.KERNEL
+    implementations = ([built] if built is not None else []) + [None]
+    results = []
+    for n in people:
+        images = _cue_frames(n, warmup + frames, fps)
+        for implementation in implementations:
+            kernel.KERNEL = implementation
+            try:
+                estimator = CueEstimator('coco_wholebody')
+                wall, cpu = [], []
+                for k, (poses, stamp_ns) in enumerate(images):
+                    start, start_cpu = time.perf_counter(), time.thread_time()
+                    estimator(poses, stamp_ns, camera=camera)
+                    if k >= warmup:
+                        cpu.append(time.thread_time() - start_cpu)
+                        wall.append(time.perf_counter() - start)
+                results.append(CueCost(n, kernel.implementation(), float(np.median(wall)) * 1e3,
+                                       float(np.median(cpu)) * 1e3))
+            finally:
+                kernel.KERNEL = built
+    return results
+
+
+def format_cues(results: Sequence[CueCost]) -> str:
+    """Return the cue timings as a text table."""
+    lines = ['HRI cues, everyone waving and pointing (2D + 3D): median ms per image and per '
+             'person (wall clock; CPU time of the thread)',
+             f'{"ppl":>3} {"implementation":<14} {"image":>8} {"/person":>8} {"cpu":>8} '
+             f'{"cpu/p":>8}']
+    for r in results:
+        lines.append(f'{r.people:>3} {r.implementation:<14} {r.frame_ms:8.3f} '
+                     f'{r.per_person_ms:8.3f} {r.frame_cpu_ms:8.3f} {r.per_person_cpu_ms:8.3f}')
+    return '\n'.join(lines)
 
 
 def to_json(config: BenchConfig, results: Sequence[CaseResult]) -> dict[str, Any]:

@@ -42,9 +42,9 @@ def add_parser(subparsers: Any) -> None:
                         help='skip the 3D pose network (RTMW3D) timings')
     parser.add_argument('--json', type=Path, help='write the numbers to this JSON file')
     parser.add_argument('--plot', type=Path, help='write a PNG of stage bars per people count')
-    parser.add_argument('--cue-people', type=int, default=8, metavar='N',
-                        help='people who all wave and point in the worst-case cue '
-                             'measurement (default 8; 0 skips it)')
+    parser.add_argument('--cue-people', default='1,2,4,8,16', metavar='N,N',
+                        help='people counts of the worst-case cue measurement, everyone '
+                             'waving and pointing (comma-separated; 0 skips it)')
     parser.set_defaults(func=main)
 
 
@@ -71,9 +71,10 @@ def _sizes(text: str) -> tuple[tuple[int, int], ...]:
 def main(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from humanpose.bench import (BenchConfig, cue_cost_per_person, format_pose3d, format_table,
-                                 measure_pose3d, run_bench, to_json, write_plot)
+    from humanpose.bench import (BenchConfig, format_cues, format_pose3d, format_table,
+                                 measure_cues, measure_pose3d, run_bench, to_json, write_plot)
 
+    cue_people = () if args.cue_people.strip() == '0' else _ints(args.cue_people, 'cue-people')
     config = BenchConfig(people=_ints(args.people, 'people'), sizes=_sizes(args.sizes),
                          frames=max(1, args.frames), warmup=max(0, args.warmup),
                          backend=args.backend, model=args.model,
@@ -96,11 +97,11 @@ def main(args: argparse.Namespace) -> int:
         data['pose3d'] = [{**asdict(r), 'extra_per_person_ms': r.extra_per_person_ms,
                            'fused_extra_per_person_ms': r.fused_extra_per_person_ms}
                           for r in pose3d]
-    if args.cue_people > 0:
-        worst = cue_cost_per_person(args.cue_people, frames=max(10, args.frames))
-        data['cues_worst_case_ms_per_person'] = worst
-        print(f'cues per person, {args.cue_people} people all waving and pointing: '
-              f'{worst:.3f} ms')
+    if cue_people:
+        cues = measure_cues(cue_people, frames=max(10, args.frames))
+        print(format_cues(cues))
+        data['cues'] = [{**asdict(r), 'per_person_ms': r.per_person_ms,
+                         'per_person_cpu_ms': r.per_person_cpu_ms} for r in cues]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(data, indent=2))
