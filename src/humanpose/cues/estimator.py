@@ -23,13 +23,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from humanpose.cues.body import body_ids, person_scale, robust_position
-from humanpose.cues.hands import hand_states, hands_raised
+from humanpose.cues.body import body_ids
 from humanpose.cues.head import DEFAULT_HFOV_DEG, default_intrinsics, estimate_head_poses
-from humanpose.cues.pointing import PointingConfig, estimate_pointing
+from humanpose.cues.image_cues import estimate_image_cues
+from humanpose.cues.pointing import PointingConfig
 from humanpose.cues.state import CueMemory
 from humanpose.cues.types import SIDE_LEFT, SIDE_NONE, SIDE_RIGHT, Cues
-from humanpose.cues.waving import WaveConfig, detect_oscillation, wave_signal
+from humanpose.cues.waving import WaveConfig, detect_oscillation
 from humanpose.errors import InvalidInputError
 from humanpose.pose3d import check_intrinsics
 from humanpose.skeletons import get_skeleton
@@ -185,26 +185,14 @@ class CueEstimator:
                                    min_points=cfg.head_min_points)
         looking = head.valid & (head.attention_rad <= np.radians(cfg.looking_max_deg))
 
-        has_3d = poses.keypoints_3d is not None and poses.confidence_3d is not None
-        head_position = np.full((n, 3), np.nan)
-        distance = np.full(n, np.nan)
-        if has_3d:
-            assert poses.keypoints_3d is not None and poses.confidence_3d is not None
-            # Head and body in one call: the head keypoints are the first anchors.
-            both = robust_position(poses.keypoints_3d, poses.confidence_3d,
-                                   self._position_ids, self._position_member)
-            head_position, body = both[:, 0], both[:, 1]
-            distance = np.linalg.norm(body, axis=1)
-
-        scale = person_scale(kp, conf, ids, thr)
-        raised = hands_raised(kp, conf, ids, scale, cfg.hand_raised_margin, thr)
-        states = hand_states(kp, conf, ids, thr)
-        pointing = estimate_pointing(kp, conf, poses.keypoints_3d, poses.confidence_3d,
-                                     states, ids, cfg.pointing, thr)
+        image = estimate_image_cues(kp, conf, poses.keypoints_3d, poses.confidence_3d,
+                                    self.skeleton, thr, cfg.hand_raised_margin, cfg.pointing)
+        head_position, distance = image.head_position, image.distance
+        raised, states, pointing = image.raised, image.hand_state, image.pointing
 
         # Temporal cues: per track id.
         track_ids = poses.ids if poses.ids else ('',) * n
-        wave_x, wave_ok = wave_signal(kp, conf, ids.elbow, ids.wrist, scale, thr)
+        wave_x, wave_ok = image.wave_x, image.wave_ok
         t, x, valid = self.memory.update(track_ids, stamp_ns, wave_x, wave_ok,
                                          cfg.waving.window_s)
         osc = detect_oscillation(np.repeat(t, 2, axis=0), x.reshape(2 * n, -1),

@@ -21,4 +21,7 @@
 int cues_check_buffer(const Py_buffer *buffer, Py_ssize_t count, Py_ssize_t itemsize,
                       const char *name);
 
+/* body.c: the single-image body cues of N people (humanpose.cues.image_cues). */
+PyObject *cues_body_cues(PyObject *self, PyObject *args);
+
 #endif
