@@ -175,7 +175,7 @@ class CueEstimator:
             self.memory.update((), stamp_ns, np.zeros((0, 2)), np.zeros((0, 2), bool),
                                cfg.waving.window_s)
             return Cues.empty(0, assumed)
-        ids, thr = self.ids, cfg.keypoint_threshold
+        thr = cfg.keypoint_threshold
         kp, conf = poses.keypoints, poses.confidence
         size = (image_size if image_size is not None and camera is not None
                 and (int(image_size[0]), int(image_size[1])) != (cam.width, cam.height)

@@ -88,7 +88,7 @@ def estimate_image_cues(keypoints: NDArray[np.floating], confidence: NDArray[np.
 
 @lru_cache(maxsize=None)
 def _position_groups(skeleton: str) -> tuple[NDArray[np.intp], B]:
-    """(2, A) anchor ids and which belong to the head (row 0) and the body (row 1)."""
+    """Return (2, A) anchor ids and which belong to the head (row 0) and the body (row 1)."""
     ids = body_ids(skeleton)
     anchors, head = ids.anchors, ids.head
     assert np.array_equal(anchors[:len(head)], head)  # the head keypoints come first
@@ -124,7 +124,7 @@ def _image_cues_numpy(keypoints: NDArray[np.floating], confidence: NDArray[np.fl
 @lru_cache(maxsize=None)
 def _kernel_ids(skeleton: str) -> tuple[NDArray[np.int32], NDArray[np.int32], int,
                                         Optional[NDArray[np.int32]]]:
-    """The skeleton's ids as the kernel takes them: joints, anchors, head count, hands."""
+    """Return the ids as the kernel takes them: joints, anchors, head count, hands."""
     ids = body_ids(skeleton)
     joints = np.concatenate([ids.shoulder, ids.elbow, ids.wrist, ids.hip]).astype(np.int32)
     hands = None if ids.hands is None else np.ascontiguousarray(ids.hands, np.int32)
@@ -134,7 +134,7 @@ def _kernel_ids(skeleton: str) -> tuple[NDArray[np.int32], NDArray[np.int32], in
 @lru_cache(maxsize=64)
 def _kernel_settings(threshold: float, raised_margin: float,
                      pointing: PointingConfig) -> NDArray[np.float64]:
-    """The thresholds in the order of ``body_cues``' settings (see its docstring)."""
+    """Return the thresholds in the order of ``body_cues``' settings (its docstring)."""
     normal = np.asarray(pointing.plane_normal, np.float64)
     with np.errstate(invalid='ignore', divide='ignore'):  # as pointing._unit
         normal = normal / np.sqrt((normal * normal).sum())
