@@ -12,10 +12,9 @@ NumPy functions that define these cues (:func:`~humanpose.cues.body.robust_posit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 import inspect
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,8 +33,7 @@ _HAND_RATIOS = tuple(float(inspect.signature(hand_states).parameters[name].defau
                      for name in ('extended_ratio', 'curled_ratio'))
 
 
-@dataclass(frozen=True)
-class ImageCues:
+class ImageCues(NamedTuple):
     """The body cues of the N people of one image, NaN where unknown.
 
     :param head_position: (N, 3) median of the head's 3D keypoints, metres; NaN without 3D.
@@ -158,14 +156,15 @@ def _image_cues_kernel(keypoints: NDArray[np.floating], confidence: NDArray[np.f
     n, k = keypoints.shape[:2]
     joints, anchors, n_head, hands = _kernel_ids(skeleton)
     settings = _kernel_settings(threshold, raised_margin, pointing)
-    empty = np.empty
-    head_position, origin_m, direction, target_m = empty((4, n, 3))
-    distance, scale, best = empty((3, n))
-    arm_confidence, origin_px, direction_px, wave_x = empty((4, n, 2))
-    raised, wave_ok = empty((2, n, 2), bool)
-    state = empty((n, 2), np.uint8)
-    is_pointing = empty(n, bool)
-    hand = empty(n, np.uint8)
+    # One array per output (a plain np.empty costs less than views into a shared block).
+    empty, f64 = np.empty, np.float64
+    head_position, distance, scale = empty((n, 3), f64), empty(n, f64), empty(n, f64)
+    raised, state = empty((n, 2), bool), empty((n, 2), np.uint8)
+    is_pointing, hand, best = empty(n, bool), empty(n, np.uint8), empty(n, f64)
+    arm_confidence, origin_px, direction_px = (empty((n, 2), f64), empty((n, 2), f64),
+                                               empty((n, 2), f64))
+    origin_m, direction, target_m = empty((n, 3), f64), empty((n, 3), f64), empty((n, 3), f64)
+    wave_x, wave_ok = empty((n, 2), f64), empty((n, 2), bool)
     kernel.KERNEL.body_cues(
         n, k, _float32(keypoints), _float32(confidence),
         None if keypoints_3d is None else _float32(keypoints_3d),
