@@ -220,9 +220,10 @@ def test_plane_behind_the_hand_or_parallel_to_the_ray(monkeypatch: pytest.Monkey
         assert np.isfinite(target).all() == hit
         if hit:
             np.testing.assert_allclose(target, origin + 0.5 * direction, atol=1e-9)
-    # A plane containing the ray's direction: parallel, never met.
+    # A plane containing the ray's direction: parallel, never met (the normal given as
+    # a list, as a hand-written config may have it).
     side = np.cross(direction, [0.0, 0.0, 1.0])
-    parallel = PointingConfig(plane_normal=tuple(side / np.linalg.norm(side)),
+    parallel = PointingConfig(plane_normal=list(side / np.linalg.norm(side)),  # type: ignore
                               plane_distance_m=0.3)
     assert np.isnan(both(monkeypatch, *args, pointing=parallel)[0].pointing.target_m).all()
 

@@ -155,7 +155,10 @@ def _image_cues_kernel(keypoints: NDArray[np.floating], confidence: NDArray[np.f
     assert kernel.KERNEL is not None
     n, k = keypoints.shape[:2]
     joints, anchors, n_head, hands = _kernel_ids(skeleton)
-    settings = _kernel_settings(threshold, raised_margin, pointing)
+    try:
+        settings = _kernel_settings(threshold, raised_margin, pointing)
+    except TypeError:  # a config holding lists instead of tuples: not hashable, not cached
+        settings = _kernel_settings.__wrapped__(threshold, raised_margin, pointing)
     # One array per output (a plain np.empty costs less than views into a shared block).
     empty, f64 = np.empty, np.float64
     head_position, distance, scale = empty((n, 3), f64), empty(n, f64), empty(n, f64)
