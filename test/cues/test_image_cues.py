@@ -16,18 +16,12 @@ from humanpose.testing.people3d import (Person3D, hanging_arm, observe, pointing
                                         pose_person, raised_arm, waving_arm)
 from humanpose.types import CameraModel
 
-#: The kernel as built (the autouse fixture of conftest switches kernel.KERNEL per run).
+#: The kernel as built (conftest skips these tests where it was not).
 KERNEL = kernel.KERNEL
 F32 = np.float32
 
-
-@pytest.fixture(autouse=True)
-def compare_once(cue_implementation: str) -> None:
-    """These tests run both implementations themselves: once is enough."""
-    if KERNEL is None:
-        pytest.skip('the C kernel humanpose.cues._kernel was not built')
-    if cue_implementation != 'kernel':
-        pytest.skip('compares the kernel with NumPy in its kernel run')
+#: Every test here runs both implementations itself.
+pytestmark = pytest.mark.kernel_vs_numpy
 
 
 def both(monkeypatch: pytest.MonkeyPatch, keypoints: Any, confidence: Any,
