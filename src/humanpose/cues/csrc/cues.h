@@ -24,4 +24,8 @@ int cues_check_buffer(const Py_buffer *buffer, Py_ssize_t count, Py_ssize_t item
 /* body.c: the single-image body cues of N people (humanpose.cues.image_cues). */
 PyObject *cues_body_cues(PyObject *self, PyObject *args);
 
+/* head.c: head pose and attention per person (humanpose.cues.head.estimate_head_poses). */
+PyObject *head_poses(PyObject *self, PyObject *args);
+extern const char head_poses_doc[];
+
 #endif
