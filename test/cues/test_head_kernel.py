@@ -85,6 +85,15 @@ def test_kernel_equals_numpy_on_noisy_faces_with_dropouts(camera: CameraModel, n
     assert poses.valid.sum() >= max(1, 0.8 * n)
 
 
+@pytest.mark.parametrize('iterations', [0, 1, 10])
+def test_any_number_of_gauss_newton_steps(camera: CameraModel, iterations: int,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(head, 'GAUSS_NEWTON_ITERATIONS', iterations)
+    kp, conf = _faces(np.random.default_rng(iterations), 6, camera, depth_m=(1.0, 2.5))
+    poses = _both(monkeypatch, kp, conf, camera)
+    assert poses.valid.sum() >= (2 if iterations == 0 else 5)
+
+
 def test_no_people(camera: CameraModel, monkeypatch: pytest.MonkeyPatch) -> None:
     poses = _both(monkeypatch, np.zeros((0, 133, 2), np.float32), np.zeros((0, 133), np.float32),
                   camera)
@@ -279,3 +288,7 @@ def test_the_kernel_entry_point_fills_every_output() -> None:
         np.eye(3), (3, 3, 3)), atol=1e-12)
     arguments[10] = np.zeros((3, 3))  # a singular camera matrix: nothing to map pixels with
     assert BUILT_KERNEL.head_poses(*arguments) is False
+    # A skeleton without a face model: nobody gets a pose, and no rays are needed.
+    arguments[4:6] = np.zeros(0, np.intp), np.zeros((0, 3))
+    assert BUILT_KERNEL.head_poses(*arguments) is True
+    assert not valid.any() and np.isnan(rotation).all() and np.isnan(arguments[19]).all()

@@ -389,7 +389,8 @@ def _head_poses_numpy(keypoints: NDArray[np.floating], confidence: NDArray[np.fl
         if everyone or fit.any():
             if not everyone:
                 rays, usable = rays[fit], usable[fit]
-            r, t, rms = solve_pnp(model, rays, usable.astype(np.float64))
+            r, t, rms = solve_pnp(model, rays, usable.astype(np.float64),
+                                  GAUSS_NEWTON_ITERATIONS)
             # In front of the camera, converged (a face's landmarks reproject within a
             # few percent of its size; a failed fit does not).
             direction = r[:, :, 0]

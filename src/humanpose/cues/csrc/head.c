@@ -231,7 +231,10 @@ static void affine_start(const FaceFit *fit, const double *rays, const double *w
 /*
  * One Gauss-Newton step on the weighted reprojection error. Per landmark, with q = R x,
  * p = q + t, z = p_z (kept off 0), (u, v) = (p_x, p_y) / z and s = sqrt(w) / z, the
- * Jacobian rows of (u, v) with respect to (w, dt) are ([-[q]x | I]_xy - (u, v) [-[q]x | I]_z) s.
+ * Jacobian rows of (u, v) with respect to (w, dt) are (G_xy - (u, v) G_z) s, where
+ * G = [-[q]x | I] = [[0, qz, -qy, 1, 0, 0], [-qz, 0, qx, 0, 1, 0], [qy, -qx, 0, 0, 0, 1]].
+ * They are written element by element as NumPy computes them, the products with G's
+ * zeros included, so that NaN and inf spread alike.
  */
 static void gauss_newton_step(const FaceFit *fit, const double *rays, const double *weights,
                               double r[3][3], double t[3])
