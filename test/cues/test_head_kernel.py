@@ -118,14 +118,19 @@ def test_too_few_landmarks_follow_min_points(camera: CameraModel, min_points: in
 
 def test_threshold_compares_in_the_confidence_precision(camera: CameraModel,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """float32 confidence equal to float32(min_confidence) counts, as in NumPy."""
+    """A confidence at the threshold's float32 rounding counts where NumPy counts it.
+
+    NumPy compares float32 confidence with a Python float in float32, with a float64
+    scalar in float64 under NumPy 2 (in float32 under NumPy 1).
+    """
     rng = np.random.default_rng(3)
     kp, conf = _faces(rng, 2, camera, dropout=0.0)
     ids, _ = face_model('coco_wholebody')
     threshold = 0.7000000000000001  # rounds down to float32 0.69999999
     conf[:, ids] = np.float32(threshold)
-    _both(monkeypatch, kp, conf, camera, min_confidence=threshold)
-    _both(monkeypatch, kp, conf.astype(np.float64), camera, min_confidence=threshold)
+    for given in (threshold, np.float64(threshold), np.float32(threshold)):
+        _both(monkeypatch, kp, conf, camera, min_confidence=given)
+        _both(monkeypatch, kp, conf.astype(np.float64), camera, min_confidence=given)
 
 
 def test_profile_faces(camera: CameraModel, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -347,6 +347,9 @@ def _head_poses_kernel(c_kernel: ModuleType, keypoints: NDArray[np.floating],
         return None
     if kp.dtype not in _KERNEL_FLOATS:
         kp = kp.astype(np.float64)  # what pixel_rays reads
+    if conf.dtype == np.float32 and type(min_confidence) is not float and \
+            np.result_type(conf, min_confidence) != np.float32:
+        conf = conf.astype(np.float64)  # NumPy 2 compares with a float64 scalar in float64
     ids, model, radius = _kernel_face(skeleton)
     n = len(kp)
     size = (camera.width, camera.height)
