@@ -25,7 +25,7 @@ int cues_check_buffer(const Py_buffer *buffer, Py_ssize_t count, Py_ssize_t item
 PyObject *cues_body_cues(PyObject *self, PyObject *args);
 
 /* head.c: head pose and attention per person (humanpose.cues.head.estimate_head_poses). */
-PyObject *head_poses(PyObject *self, PyObject *args);
-extern const char head_poses_doc[];
+PyObject *cues_head_poses(PyObject *self, PyObject *args);
+extern const char cues_head_poses_doc[];
 
 #endif

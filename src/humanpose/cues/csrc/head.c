@@ -396,7 +396,7 @@ static int check_floats(const Py_buffer *buffer, Py_ssize_t count, const char *n
     return cues_check_buffer(buffer, count, buffer->itemsize, name);
 }
 
-const char head_poses_doc[] = PyDoc_STR(
+const char cues_head_poses_doc[] = PyDoc_STR(
 "head_poses(keypoints, confidence, people, keypoint_count, face_ids, face_points,\n"
 "           min_confidence, min_points, iterations, face_radius, camera_matrix,\n"
 "           ratio_x, ratio_y, rays, valid, rotation, translation, ypr, direction,\n"
@@ -414,7 +414,7 @@ const char head_poses_doc[] = PyDoc_STR(
 "attention (people,), float64, NaN where not valid. Returns False, writing nothing,\n"
 "when the camera matrix is singular and was needed (uncalibrated camera).");
 
-PyObject *head_poses(PyObject *self, PyObject *args)
+PyObject *cues_head_poses(PyObject *self, PyObject *args)
 {
     Py_buffer keypoints, confidence, ids_buffer, points, matrix, rays_in, valid, rotation,
         translation, ypr, direction, attention;

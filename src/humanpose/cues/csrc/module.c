@@ -37,7 +37,7 @@ PyDoc_STRVAR(body_cues_doc,
 
 static PyMethodDef methods[] = {
     {"body_cues", cues_body_cues, METH_VARARGS, body_cues_doc},
-    {"head_poses", head_poses, METH_VARARGS, head_poses_doc},
+    {"head_poses", cues_head_poses, METH_VARARGS, cues_head_poses_doc},
     {NULL, NULL, 0, NULL},
 };
 
