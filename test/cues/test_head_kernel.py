@@ -1,12 +1,12 @@
 """The head-pose kernel (cues/csrc/head.c) against the NumPy reference, case by case.
 
-Each test computes both implementations itself (the package's fixture that runs every cue
-test twice is replaced by a single run here) and checks that the kernel did the work.
+Each test computes both implementations itself (marked ``kernel_vs_numpy``: run once, not
+per implementation) and checks that the kernel did the work.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,13 +24,7 @@ BUILT_KERNEL = kernel.KERNEL
 ATOL = 1e-9
 FIELDS = ('rotation', 'ypr_rad', 'direction', 'translation', 'attention_rad')
 
-
-@pytest.fixture(autouse=True)
-def cue_implementation() -> Iterator[str]:
-    """Replace the run-twice fixture: every test here compares both implementations."""
-    if BUILT_KERNEL is None:
-        pytest.skip('the C kernel humanpose.cues._kernel was not built')
-    yield 'both'
+pytestmark = pytest.mark.kernel_vs_numpy
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, keypoints: Any, confidence: Any, camera: CameraModel,
