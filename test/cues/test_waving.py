@@ -7,11 +7,14 @@ from typing import Callable, Optional
 import numpy as np
 import pytest
 
-from humanpose.cues import SIDE_RIGHT, CueEstimator, WaveConfig
-from humanpose.cues.waving import detect_oscillation
+from humanpose.cues import SIDE_RIGHT, CueEstimator, WaveConfig, kernel
+from humanpose.cues.waving import Oscillation, detect_oscillation, kernel_grid
 from humanpose.testing.people3d import (Person3D, hanging_arm, observe, pose_person,
                                         raised_arm, waving_arm)
 from humanpose.types import CameraModel
+
+BUILT_KERNEL = kernel.KERNEL   # as imported; the fixture of conftest switches kernel.KERNEL
+NO_KERNEL = 'the C kernel humanpose.cues._kernel was not built'
 
 ONSET_S = 1.0
 SECONDS = 4.0
@@ -131,3 +134,121 @@ def test_oscillation_fit_on_uneven_samples_with_gaps() -> None:
     assert not slow.waving[0]
     few = detect_oscillation(t[:, -5:], np.sin(12 * t[:, -5:]), valid[:, -5:], config)
     assert not few.waving[0] and np.isnan(few.frequency_hz[0])
+
+
+def _both(t: np.ndarray, x: np.ndarray, valid: np.ndarray, config: WaveConfig,
+          monkeypatch: pytest.MonkeyPatch) -> tuple[Oscillation, Oscillation]:
+    """Return detect_oscillation by the C kernel and by NumPy."""
+    monkeypatch.setattr(kernel, 'KERNEL', BUILT_KERNEL)
+    fast = detect_oscillation(t, x, valid, config)
+    monkeypatch.setattr(kernel, 'KERNEL', None)
+    return fast, detect_oscillation(t, x, valid, config)
+
+
+def _assert_same(fast: Oscillation, slow: Oscillation, rtol: float = 1e-9) -> None:
+    np.testing.assert_array_equal(fast.waving, slow.waving)
+    for name in ('frequency_hz', 'amplitude', 'fit'):
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=rtol,
+                                   atol=1e-9, err_msg=name)   # NaN where NaN
+
+
+def _signals(rng: np.random.Generator, m: int, samples: int, shared: bool) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """M noisy drifting sinusoids (0.2-5.5 Hz, some tiny) on uneven times, with dropouts."""
+    base = np.sort(rng.uniform(-1.5, 0.0, (1 if shared else m, samples)), axis=1)
+    t = np.repeat(base, m, axis=0) if shared else base
+    freq = rng.uniform(0.2, 5.5, (m, 1))
+    amp = rng.choice([0.01, 0.1, 0.3], (m, 1))
+    x = amp * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi, (m, 1))) \
+        + rng.normal(0, 0.2, (m, 1)) * t + rng.normal(0, 0.03, (m, samples))
+    valid = rng.random((m, samples)) > rng.uniform(0.0, 0.6, (m, 1))
+    return t, x, valid
+
+
+@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.parametrize('m, samples, shared', [(40, 45, True), (40, 45, False), (1, 45, True),
+                                                (0, 45, True), (3, 0, True), (20, 256, False),
+                                                (10, 9, False)])
+def test_kernel_oscillation_equals_numpy(m: int, samples: int, shared: bool,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         cue_implementation: str) -> None:
+    if cue_implementation == 'numpy':
+        pytest.skip('compares both implementations: runs once')
+    rng = np.random.default_rng(m * 1000 + samples + shared)
+    t, x, valid = _signals(rng, m, samples, shared)
+    if m >= 10 and samples >= 45:
+        x[0, 3], x[1, 5], t[2, 7] = np.nan, np.inf, np.nan   # non-finite samples do not count
+        valid[3] = False                                    # nothing valid
+        valid[4, :-6] = False                               # too few samples
+        valid[5, :samples // 2], valid[5, -samples // 3:] = False, False   # too short a span
+    fast, slow = _both(t, x, valid, WaveConfig(), monkeypatch)
+    _assert_same(fast, slow)
+    assert fast.waving.shape == (m,)
+    if m >= 10 and samples >= 45:
+        assert np.isnan(fast.frequency_hz[3:6]).all() and not fast.waving[3:6].any()
+    if m == 40:
+        assert 0 < fast.waving.sum() < m    # both outcomes are compared
+
+
+@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.parametrize('freq', [0.3, 0.7, 2.05, 3.5, 5.05, 6.0])
+def test_kernel_oscillation_equals_numpy_on_pure_sinusoids_and_constants(
+        freq: float, monkeypatch: pytest.MonkeyPatch, cue_implementation: str) -> None:
+    if cue_implementation == 'numpy':
+        pytest.skip('compares both implementations: runs once')
+    t = np.linspace(-1.5, 0.0, 46)[None].repeat(3, axis=0)
+    x = np.stack([0.2 * np.sin(2 * np.pi * freq * t[0]), 0.2 * np.cos(2 * np.pi * freq * t[0]),
+                  0.05 * np.sin(2 * np.pi * freq * t[0]) + 3.0 * t[0]])
+    fast, slow = _both(t, x, np.ones(t.shape, bool), WaveConfig(), monkeypatch)
+    _assert_same(fast, slow)
+    if freq <= 5.05:   # on the grid up to its edges: found; above it the fit is poor
+        assert (fast.fit > 0.9).all() and np.allclose(fast.frequency_hz, freq, atol=0.05)
+    # A constant signal leaves nothing to explain: both never wave (its fit is rounding
+    # noise, different in each, so only the decision is compared).
+    const = np.full((2, 46), 0.4)
+    const[1] = 0.4 + 0.1 * t[0]
+    fast, slow = _both(t[:2], const, np.ones((2, 46), bool), WaveConfig(), monkeypatch)
+    assert not fast.waving.any() and not slow.waving.any()
+
+
+@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+def test_kernel_cos_sin_by_angle_addition_do_not_drift_over_a_long_grid(
+        monkeypatch: pytest.MonkeyPatch, cue_implementation: str) -> None:
+    if cue_implementation == 'numpy':
+        pytest.skip('compares both implementations: runs once')
+    # 2,000 frequencies and times up to 40 s from the origin: angles of ~2,500 rad.
+    config = WaveConfig(grid_hz=(0.1, 20.0, 0.01), window_s=20.0, min_span_s=5.0)
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(-40.0, -20.0, (4, 300)), axis=1)
+    x = 0.2 * np.sin(2 * np.pi * np.array([[0.5], [1.37], [7.2], [19.1]]) * t) \
+        + rng.normal(0, 0.02, t.shape)
+    fast, slow = _both(t, x, np.ones(t.shape, bool), config, monkeypatch)
+    _assert_same(fast, slow, rtol=1e-10)
+    np.testing.assert_allclose(fast.frequency_hz, [0.5, 1.37, 7.2, 19.1], atol=0.01)
+    np.testing.assert_array_equal(fast.waving, [False, True, False, False])   # 0.7-3.5 Hz
+
+
+@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+def test_kernel_oscillation_refuses_wrong_buffers() -> None:
+    assert BUILT_KERNEL is not None
+    freqs, params = kernel_grid(WaveConfig())
+    t, x, valid = np.zeros((2, 10)), np.zeros((2, 10)), np.zeros((2, 10), bool)
+    out = np.empty(2, bool), np.empty(2), np.empty(2), np.empty(2)
+    with pytest.raises(ValueError, match='x holds'):
+        BUILT_KERNEL.oscillation(t, x[:, :9].copy(), valid, 2, 10, freqs, params, *out)
+    with pytest.raises(ValueError, match='fit holds'):
+        BUILT_KERNEL.oscillation(t, x, valid, 2, 10, freqs, params, *out[:3], np.empty(1))
+    with pytest.raises(ValueError, match='params holds'):
+        BUILT_KERNEL.oscillation(t, x, valid, 2, 10, freqs, params[:5], *out)
+    with pytest.raises(ValueError, match='grid is empty'):
+        BUILT_KERNEL.oscillation(t, x, valid, 2, 10, freqs[:0], params, *out)
+    with pytest.raises(ValueError, match='negative'):
+        BUILT_KERNEL.oscillation(t, x, valid, -1, 10, freqs, params, *out)
+
+
+def test_oscillation_inputs_of_different_shapes_are_refused(cue_implementation: str) -> None:
+    if cue_implementation == 'numpy':
+        pytest.skip('the NumPy fit broadcasts; the kernel checks shapes')
+    with pytest.raises(ValueError, match=r'\(M, T\)'):
+        detect_oscillation(np.zeros((2, 10)), np.zeros((2, 9)), np.ones((2, 10), bool),
+                           WaveConfig())

@@ -20,3 +20,15 @@ def head_poses(keypoints: NDArray[np.floating[Any]], confidence: NDArray[np.floa
                valid: NDArray[np.bool_], rotation: NDArray[np.float64],
                translation: NDArray[np.float64], ypr: NDArray[np.float64],
                direction: NDArray[np.float64], attention: NDArray[np.float64]) -> bool: ...
+
+# waving.c: the temporal cues (humanpose.cues.waving, humanpose.cues.state).
+
+def oscillation(t_s: Any, x: Any, valid: Any, signals: int, samples: int, freqs: Any,
+                params: Any, waving: Any, frequency_hz: Any, amplitude: Any,
+                fit: Any) -> None: ...
+def track_cues(wave_x: Any, wave_ok: Any, slots: Any, looking: Any, distance: Any,
+               stamp_ns: int, since_ns: int, hold_ns: int, grace_ns: int,
+               engaged_min_s: float, engaged_max_m: float, sides: tuple[int, int, int],
+               ring_stamps: Any, ring_x: Any, ring_valid: Any, track: Any, wave_hz: Any,
+               freqs: Any, params: Any, waving: Any, waving_hand: Any, waving_hz: Any,
+               duration: Any, engaged: Any) -> None: ...

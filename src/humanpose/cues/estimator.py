@@ -28,8 +28,8 @@ from humanpose.cues.head import DEFAULT_HFOV_DEG, default_intrinsics, estimate_h
 from humanpose.cues.image_cues import estimate_image_cues
 from humanpose.cues.pointing import PointingConfig
 from humanpose.cues.state import CueMemory
-from humanpose.cues.types import SIDE_LEFT, SIDE_NONE, SIDE_RIGHT, Cues
-from humanpose.cues.waving import WaveConfig, detect_oscillation
+from humanpose.cues.types import Cues
+from humanpose.cues.waving import WaveConfig
 from humanpose.errors import InvalidInputError
 from humanpose.pose3d import check_intrinsics
 from humanpose.skeletons import get_skeleton
@@ -192,25 +192,8 @@ class CueEstimator:
 
         # Temporal cues: per track id.
         track_ids = poses.ids if poses.ids else ('',) * n
-        wave_x, wave_ok = image.wave_x, image.wave_ok
-        t, x, valid = self.memory.update(track_ids, stamp_ns, wave_x, wave_ok,
-                                         cfg.waving.window_s)
-        osc = detect_oscillation(np.repeat(t, 2, axis=0), x.reshape(2 * n, -1),
-                                 valid.reshape(2 * n, -1), cfg.waving)
-        hand_waving = osc.waving.reshape(n, 2)
-        amplitude = np.where(hand_waving, np.nan_to_num(osc.amplitude.reshape(n, 2)), -1.0)
-        wave_side = np.argmax(amplitude, axis=1)
-        waving = np.asarray(hand_waving.any(axis=1), bool)
-        waving_hand = np.where(waving, np.where(wave_side == 0, SIDE_LEFT, SIDE_RIGHT),
-                               SIDE_NONE).astype(np.uint8)
-        waving_hz = np.where(waving, osc.frequency_hz.reshape(n, 2)[np.arange(n), wave_side],
-                             np.nan)
-        waving, waving_hand, waving_hz = self.memory.waving(
-            track_ids, stamp_ns, waving, waving_hand, waving_hz, cfg.waving.hold_s)
-        duration = self.memory.looking(track_ids, stamp_ns, looking, cfg.looking_grace_s)
-        with np.errstate(invalid='ignore'):
-            near = ~(distance > cfg.engaged_max_distance_m)   # NaN distance: not blocking
-            engaged = (duration >= cfg.engaged_min_s) & near
+        waving, waving_hand, waving_hz, duration, engaged = self.memory.observe(
+            track_ids, stamp_ns, image.wave_x, image.wave_ok, looking, distance, cfg)
 
         f32 = np.float32
         return Cues(

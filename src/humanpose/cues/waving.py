@@ -20,15 +20,20 @@ periodogram). The best frequency waves when
 A track keeps waving for ``hold_s`` after its last detection (see :class:`WaveConfig`).
 
 All hands of all tracks are fitted at once: (hands, frequencies) closed-form 2x2 solves
-after removing the trend (the Frisch-Waugh-Lovell theorem), no per-hand Python.
+after removing the trend (the Frisch-Waugh-Lovell theorem), no per-hand Python. The C
+kernel (``csrc/waving.c``, see :mod:`humanpose.cues.kernel`) runs the same fit signal by
+signal, cos and sin of the evenly spaced grid by angle addition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
+
+from humanpose.cues import kernel
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -79,6 +84,20 @@ class Oscillation:
     fit: F64
 
 
+@lru_cache(maxsize=8)
+def kernel_grid(config: WaveConfig) -> tuple[F64, F64]:
+    """Return the frequency grid and the thresholds as the C kernel reads them.
+
+    :return: (F,) frequencies, Hz; (6,) min_fit, min_amplitude, min_hz, max_hz,
+        min_span_s, min_samples.
+    """
+    params = np.array([config.min_fit, config.min_amplitude, config.min_hz, config.max_hz,
+                       config.min_span_s, config.min_samples], np.float64)
+    freqs = config.frequencies()
+    freqs.flags.writeable = params.flags.writeable = False  # shared by every call
+    return freqs, params
+
+
 def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid: B,
                        config: WaveConfig) -> Oscillation:
     """Fit sinusoids to M signals of T samples; say which oscillate in the waving band.
@@ -91,6 +110,8 @@ def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid
     :param valid: (M, T) which samples count.
     :param config: thresholds.
     """
+    if kernel.KERNEL is not None:
+        return _detect_oscillation_kernel(t_s, x, valid, config)
     t = np.asarray(t_s, np.float64)
     x = np.asarray(x, np.float64)
     w = np.asarray(valid, bool) & np.isfinite(x) & np.isfinite(t)
@@ -174,6 +195,25 @@ def detect_oscillation(t_s: NDArray[np.floating], x: NDArray[np.floating], valid
     waving[enough] = (fit[enough] >= config.min_fit) & \
         (amplitude[enough] >= config.min_amplitude) & \
         (frequency[enough] >= config.min_hz - 1e-9) & (frequency[enough] <= config.max_hz + 1e-9)
+    return Oscillation(waving, frequency, amplitude, fit)
+
+
+def _detect_oscillation_kernel(t_s: NDArray[np.floating], x: NDArray[np.floating], valid: B,
+                               config: WaveConfig) -> Oscillation:
+    """Return :func:`detect_oscillation` computed by the C kernel."""
+    assert kernel.KERNEL is not None
+    t = np.ascontiguousarray(t_s, np.float64)
+    xs = np.ascontiguousarray(x, np.float64)
+    ok = np.ascontiguousarray(valid, np.bool_)
+    if t.ndim != 2 or xs.shape != t.shape or ok.shape != t.shape:
+        raise ValueError(f'detect_oscillation needs (M, T) times, signal and validity, got '
+                         f'{t.shape}, {xs.shape} and {ok.shape}')
+    m, samples = t.shape
+    freqs, params = kernel_grid(config)
+    waving = np.empty(m, np.bool_)
+    frequency, amplitude, fit = np.empty(m), np.empty(m), np.empty(m)
+    kernel.KERNEL.oscillation(t, xs, ok, m, samples, freqs, params, waving, frequency, amplitude,
+                              fit)
     return Oscillation(waving, frequency, amplitude, fit)
 
 

@@ -28,4 +28,10 @@ PyObject *cues_body_cues(PyObject *self, PyObject *args);
 PyObject *cues_head_poses(PyObject *self, PyObject *args);
 extern const char cues_head_poses_doc[];
 
+/* waving.c: the temporal cues (humanpose.cues.waving, humanpose.cues.state). */
+extern const char cues_oscillation_doc[];
+PyObject *cues_oscillation(PyObject *self, PyObject *args);
+extern const char cues_track_cues_doc[];
+PyObject *cues_track_cues(PyObject *self, PyObject *args);
+
 #endif

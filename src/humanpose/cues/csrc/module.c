@@ -38,6 +38,8 @@ PyDoc_STRVAR(body_cues_doc,
 static PyMethodDef methods[] = {
     {"body_cues", cues_body_cues, METH_VARARGS, body_cues_doc},
     {"head_poses", cues_head_poses, METH_VARARGS, cues_head_poses_doc},
+    {"oscillation", cues_oscillation, METH_VARARGS, cues_oscillation_doc},
+    {"track_cues", cues_track_cues, METH_VARARGS, cues_track_cues_doc},
     {NULL, NULL, 0, NULL},
 };
 
