@@ -14,7 +14,6 @@ from humanpose.cues.types import SIDE_NONE
 from humanpose.cues.waving import kernel_grid, wave_signal
 
 BUILT_KERNEL = kernel.KERNEL   # as imported; the fixture of conftest switches kernel.KERNEL
-NO_KERNEL = 'the C kernel humanpose.cues._kernel was not built'
 WINDOW_S = 1.5
 
 
@@ -173,11 +172,8 @@ def _observe_sequence(use_kernel: bool, monkeypatch: pytest.MonkeyPatch,
     return out, memory
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
-def test_kernel_temporal_cues_and_memory_equal_numpy(monkeypatch: pytest.MonkeyPatch,
-                                                     cue_implementation: str) -> None:
-    if cue_implementation == 'numpy':
-        pytest.skip('compares both implementations: runs once')
+@pytest.mark.kernel_vs_numpy
+def test_kernel_temporal_cues_and_memory_equal_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, fast_memory = _observe_sequence(True, monkeypatch)
     slow, slow_memory = _observe_sequence(False, monkeypatch)
     for got, want in zip(fast, slow):
@@ -210,7 +206,7 @@ def test_temporal_cues_hold_waves_and_keep_looking_through_glances(
     assert np.nanmax(duration) > 1.0
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.kernel_vs_numpy
 def test_kernel_track_cues_refuses_wrong_buffers() -> None:
     assert BUILT_KERNEL is not None
     memory = CueMemory(capacity=8, slots=2)

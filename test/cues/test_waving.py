@@ -14,7 +14,6 @@ from humanpose.testing.people3d import (Person3D, hanging_arm, observe, pose_per
 from humanpose.types import CameraModel
 
 BUILT_KERNEL = kernel.KERNEL   # as imported; the fixture of conftest switches kernel.KERNEL
-NO_KERNEL = 'the C kernel humanpose.cues._kernel was not built'
 
 ONSET_S = 1.0
 SECONDS = 4.0
@@ -165,15 +164,12 @@ def _signals(rng: np.random.Generator, m: int, samples: int, shared: bool) -> tu
     return t, x, valid
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.kernel_vs_numpy
 @pytest.mark.parametrize('m, samples, shared', [(40, 45, True), (40, 45, False), (1, 45, True),
                                                 (0, 45, True), (3, 0, True), (20, 256, False),
                                                 (10, 9, False)])
 def test_kernel_oscillation_equals_numpy(m: int, samples: int, shared: bool,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         cue_implementation: str) -> None:
-    if cue_implementation == 'numpy':
-        pytest.skip('compares both implementations: runs once')
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(m * 1000 + samples + shared)
     t, x, valid = _signals(rng, m, samples, shared)
     if m >= 10 and samples >= 45:
@@ -190,12 +186,10 @@ def test_kernel_oscillation_equals_numpy(m: int, samples: int, shared: bool,
         assert 0 < fast.waving.sum() < m    # both outcomes are compared
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.kernel_vs_numpy
 @pytest.mark.parametrize('freq', [0.3, 0.7, 2.05, 3.5, 5.05, 6.0])
 def test_kernel_oscillation_equals_numpy_on_pure_sinusoids_and_constants(
-        freq: float, monkeypatch: pytest.MonkeyPatch, cue_implementation: str) -> None:
-    if cue_implementation == 'numpy':
-        pytest.skip('compares both implementations: runs once')
+        freq: float, monkeypatch: pytest.MonkeyPatch) -> None:
     t = np.linspace(-1.5, 0.0, 46)[None].repeat(3, axis=0)
     x = np.stack([0.2 * np.sin(2 * np.pi * freq * t[0]), 0.2 * np.cos(2 * np.pi * freq * t[0]),
                   0.05 * np.sin(2 * np.pi * freq * t[0]) + 3.0 * t[0]])
@@ -211,11 +205,9 @@ def test_kernel_oscillation_equals_numpy_on_pure_sinusoids_and_constants(
     assert not fast.waving.any() and not slow.waving.any()
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.kernel_vs_numpy
 def test_kernel_cos_sin_by_angle_addition_do_not_drift_over_a_long_grid(
-        monkeypatch: pytest.MonkeyPatch, cue_implementation: str) -> None:
-    if cue_implementation == 'numpy':
-        pytest.skip('compares both implementations: runs once')
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # 2,000 frequencies and times up to 40 s from the origin: angles of ~2,500 rad.
     config = WaveConfig(grid_hz=(0.1, 20.0, 0.01), window_s=20.0, min_span_s=5.0)
     rng = np.random.default_rng(3)
@@ -228,7 +220,7 @@ def test_kernel_cos_sin_by_angle_addition_do_not_drift_over_a_long_grid(
     np.testing.assert_array_equal(fast.waving, [False, True, False, False])   # 0.7-3.5 Hz
 
 
-@pytest.mark.skipif(BUILT_KERNEL is None, reason=NO_KERNEL)
+@pytest.mark.kernel_vs_numpy
 def test_kernel_oscillation_refuses_wrong_buffers() -> None:
     assert BUILT_KERNEL is not None
     freqs, params = kernel_grid(WaveConfig())
@@ -246,9 +238,10 @@ def test_kernel_oscillation_refuses_wrong_buffers() -> None:
         BUILT_KERNEL.oscillation(t, x, valid, -1, 10, freqs, params, *out)
 
 
-def test_oscillation_inputs_of_different_shapes_are_refused(cue_implementation: str) -> None:
-    if cue_implementation == 'numpy':
-        pytest.skip('the NumPy fit broadcasts; the kernel checks shapes')
+@pytest.mark.kernel_vs_numpy
+def test_kernel_refuses_oscillation_inputs_of_different_shapes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernel, 'KERNEL', BUILT_KERNEL)   # NumPy would broadcast them
     with pytest.raises(ValueError, match=r'\(M, T\)'):
         detect_oscillation(np.zeros((2, 10)), np.zeros((2, 9)), np.ones((2, 10), bool),
                            WaveConfig())
