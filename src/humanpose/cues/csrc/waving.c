@@ -518,11 +518,6 @@ PyObject *cues_track_cues(PyObject *self, PyObject *args)
         || cues_check_buffer(&b[B_ENGAGED], n, 1, "engaged") < 0)
         goto done;
     const int64_t *slots = (const int64_t *)b[B_SLOTS].buf;
-    if (n > 0 && capacity < 1) {
-        PyErr_SetString(PyExc_ValueError,
-                        "humanpose.cues._kernel.track_cues: the rings hold no samples");
-        goto done;
-    }
     const int64_t *tracks_in = (const int64_t *)b[B_TRACK].buf;
     for (Py_ssize_t i = 0; i < n; ++i) {
         if (slots[i] < -1 || slots[i] >= slots_count) {
@@ -533,6 +528,8 @@ PyObject *cues_track_cues(PyObject *self, PyObject *args)
         }
         if (slots[i] < 0)
             continue;
+        /* A write position or fill outside the ring (or rings of no samples at all)
+         * would read and write past it. */
         const int64_t *row = tracks_in + slots[i] * T_FIELDS;
         if (row[T_HEAD] < 0 || row[T_HEAD] >= capacity || row[T_SIZE] < 0
             || row[T_SIZE] > capacity) {
