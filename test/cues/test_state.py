@@ -233,3 +233,41 @@ def test_kernel_track_cues_refuses_wrong_buffers() -> None:
     memory._track[0, 0] = 8   # a ring position past the capacity
     with pytest.raises(ValueError, match='ring 0 has head 8'):
         call(slots, memory._x)
+
+
+def _wave_then_rest(config: CueConfig) -> list[TemporalCues]:
+    """Person 'a' waves 2.5 s then lowers the hand, looks away twice (0.33 s, 0.67 s) at
+    1 m; a person without id does the same. 30 fps."""
+    memory = CueMemory()
+    results = []
+    for k in range(150):
+        stamp = 5_000_000_000 + k * (1_000_000_000 // 30)
+        wave_x = np.array([[0.0, 0.3 * np.sin(2 * np.pi * 2.0 * stamp / 1e9)]] * 2)
+        wave_ok = np.array([[False, k < 75]] * 2)
+        looking = np.array([not (60 <= k < 70 or 100 <= k < 120)] * 2)
+        cues = memory.observe(('a', ''), stamp, wave_x, wave_ok, looking,
+                              np.array([1.0, 1.0]), config)
+        assert not cues.waving[1] and np.isnan(cues.looking_duration_s[1])   # no id
+        results.append(cues)
+    return results
+
+
+def test_a_wave_is_held_for_hold_s_and_looks_away_shorter_than_the_grace_are_bridged() -> None:
+    config = CueConfig()                      # hold 0.5 s, grace 0.5 s, engaged after 1 s
+    results = _wave_then_rest(config)
+    waving = np.array([c.waving[0] for c in results])
+    hands = np.array([c.waving_hand[0] for c in results])
+    assert waving[40:75].all() and (hands[waving] == 2).all()
+    assert (hands[~waving] == SIDE_NONE).all()
+    # Held exactly 0.5 s (15 frames) longer than without a hold.
+    unheld = np.array([c.waving[0] for c in _wave_then_rest(
+        config.with_values(waving__hold_s=0.0))])
+    last, last_unheld = np.flatnonzero(waving).max(), np.flatnonzero(unheld).max()
+    assert last == last_unheld + 15 and last < 149
+    duration = np.array([c.looking_duration_s[0] for c in results])
+    assert duration[69] == pytest.approx(69 / 30)          # 0.33 s away: bridged
+    # 0.67 s away: counted through the grace, then restarted when the person looks again.
+    assert duration[114] == pytest.approx(114 / 30) and (duration[115:120] == 0).all()
+    assert duration[125] == pytest.approx(5 / 30)
+    engaged = np.array([c.engaged[0] for c in results])
+    assert not engaged[30] and engaged[31:115].all() and not engaged[115:150].any()   # 1 s
