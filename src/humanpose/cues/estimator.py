@@ -23,7 +23,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from humanpose.cues.body import body_ids
 from humanpose.cues.head import DEFAULT_HFOV_DEG, default_intrinsics, estimate_head_poses
 from humanpose.cues.image_cues import estimate_image_cues
 from humanpose.cues.pointing import PointingConfig
@@ -107,11 +106,6 @@ class CueEstimator:
 
     def __init__(self, skeleton: str, config: Optional[CueConfig] = None) -> None:
         self.skeleton = get_skeleton(skeleton).name
-        self.ids = body_ids(self.skeleton)
-        anchors, head = self.ids.anchors, self.ids.head
-        assert np.array_equal(anchors[:len(head)], head)
-        self._position_ids = np.stack([anchors, anchors])
-        self._position_member = np.arange(len(anchors)) < np.array([[len(head)], [len(anchors)]])
         self.config = config or CueConfig()
         self.memory = CueMemory(forget_after_s=self.config.forget_after_s)
         self._default_camera: Optional[CameraModel] = None

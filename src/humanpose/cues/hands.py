@@ -53,6 +53,11 @@ def hands_raised(keypoints: NDArray[np.floating], confidence: NDArray[np.floatin
     return raised
 
 
+#: A finger is extended at or above this tip/knuckle distance ratio (about 1.8 straight).
+EXTENDED_RATIO = 1.45
+#: And curled at or below this one (below 1 in a fist).
+CURLED_RATIO = 1.15
+
 #: (2, 5) fingertip and knuckle ids inside a 21-point hand.
 _TIPS_KNUCKLES = np.stack([FINGERS[:, 3], FINGERS[:, 0]])
 
@@ -69,8 +74,8 @@ def finger_ratios(hands: NDArray[np.floating]) -> F64:
 
 
 def hand_states(keypoints: NDArray[np.floating], confidence: NDArray[np.floating],
-                ids: BodyIds, threshold: float, extended_ratio: float = 1.45,
-                curled_ratio: float = 1.15) -> NDArray[np.uint8]:
+                ids: BodyIds, threshold: float, extended_ratio: float = EXTENDED_RATIO,
+                curled_ratio: float = CURLED_RATIO) -> NDArray[np.uint8]:
     """Return (N, 2) uint8 ``HAND_*`` of the left and right hand.
 
     :param keypoints: (N, K, 2) pixels (skeletons without hands: all unknown).

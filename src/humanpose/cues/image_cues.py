@@ -13,7 +13,6 @@ NumPy functions that define these cues (:func:`~humanpose.cues.body.robust_posit
 from __future__ import annotations
 
 from functools import lru_cache
-import inspect
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -21,16 +20,15 @@ from numpy.typing import NDArray
 
 from humanpose.cues import kernel
 from humanpose.cues.body import body_ids, person_scale, robust_position
-from humanpose.cues.hands import hand_states, hands_raised
+from humanpose.cues.hands import CURLED_RATIO, EXTENDED_RATIO, hand_states, hands_raised
 from humanpose.cues.pointing import estimate_pointing, Pointing, PointingConfig
 from humanpose.cues.waving import wave_signal
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
 
-#: The finger ratios :func:`hand_states` classifies with (its defaults: one definition).
-_HAND_RATIOS = tuple(float(inspect.signature(hand_states).parameters[name].default)
-                     for name in ('extended_ratio', 'curled_ratio'))
+#: The finger ratios :func:`hand_states` classifies with.
+_HAND_RATIOS = (EXTENDED_RATIO, CURLED_RATIO)
 
 
 class ImageCues(NamedTuple):
