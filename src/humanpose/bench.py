@@ -152,8 +152,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
     from humanpose.ros.images import image_to_rgb
     from humanpose.ros.markers import MarkerBuilder
     from humanpose.ros.cdr import encode_marker_array, encode_pose_array
+    from humanpose.ros.cue_cdr import encode_cues_array
     from humanpose.ros.cue_markers import cue_marker_specs
-    from humanpose.ros.cue_messages import cues_to_msg
     from humanpose.ros.messages import build_typestore, rosbags_namespace
     from humanpose.testing.scene import random_people, render_scene
     from humanpose.track import Tracker
@@ -213,7 +213,8 @@ def run_case(config: BenchConfig, size: tuple[int, int], people: int, pose: Any,
         cues = clock.run('cues', lambda: cue_estimator(poses, stamp_ns, camera=scene.camera))
 
         def cue_messages() -> None:
-            cues_to_msg(cues, ns, msg.header)
+            encode_cues_array(cues, msg.header.stamp.sec, msg.header.stamp.nanosec,
+                              msg.header.frame_id)
             encode_marker_array(cue_marker_specs(cues), msg.header.stamp.sec,
                                 msg.header.stamp.nanosec, msg.header.frame_id)
         clock.run('cuemsg', cue_messages)

@@ -466,16 +466,16 @@ class PoseBagWriter:
         :raises BagError: the writer was made without ``cues=True``.
         """
         from humanpose.ros.cdr import encode_marker_array
+        from humanpose.ros.cue_cdr import encode_cues_array
         from humanpose.ros.cue_markers import cue_marker_specs
-        from humanpose.ros.cue_messages import cues_to_msg
         from humanpose.ros.messages import make_header
 
         if self._cues_conn is None:
             raise BagError('this bag writer has no /humans/cues topic; create it with cues=True')
         log_time = stamp_ns if log_time_ns is None else log_time_ns
         header = make_header(self.ns, stamp_ns, frame_id)
-        self._write(self._cues_conn, log_time, bytes(self.store.serialize_cdr(
-            cues_to_msg(cues, self.ns, header), CUES_TYPE)))
+        self._write(self._cues_conn, log_time, encode_cues_array(
+            cues, header.stamp.sec, header.stamp.nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
             specs = cue_marker_specs(cues, self._markers.lifetime_s)
             if specs:

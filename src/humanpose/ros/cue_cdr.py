@@ -19,18 +19,22 @@ from __future__ import annotations
 import struct
 from functools import lru_cache
 from operator import itemgetter
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from humanpose.cues.types import Cues
 from humanpose.ros.cdr import CdrWriter
+
+#: Values of one field for all N people, from the cues.
+_Source = Callable[[Cues], NDArray[Any]]
 
 #: ``HumanCues`` after ``id``, in message order: (field, struct codes, values (N, len(codes))
 #: of the cues). Codes: ``?`` bool, ``B`` uint8, ``f`` float32, ``d`` float64 (Point,
 #: Vector3), ``I`` the bits of a float32 array element (as rosbags writes a numpy
 #: float32[2]: as they are, NaN payloads included).
-_CUE_FIELDS: tuple[tuple[str, str, Callable[[Cues], np.ndarray]], ...] = (
+_CUE_FIELDS: tuple[tuple[str, str, _Source], ...] = (
     ('has_head_pose', '?', lambda c: c.has_head_pose),
     ('head_{yaw,pitch,roll}_rad', 'fff', lambda c: c.head_ypr_rad),
     ('head_direction', 'ddd', lambda c: c.head_direction),
@@ -52,7 +56,7 @@ _CUE_FIELDS: tuple[tuple[str, str, Callable[[Cues], np.ndarray]], ...] = (
     ('pointing_direction_px', 'II', lambda c: _float32_bits(c.pointing_direction_px)),
     ('pointing_origin', 'ddd', lambda c: c.pointing_origin_m),
     ('pointing_direction', 'ddd', lambda c: c.pointing_direction),
-    ('pointing_target_valid', '?', lambda c: np.isfinite(c.pointing_target_m).all(axis=1)),
+    ('pointing_target_valid', '?', lambda c: _target_valid(c.pointing_target_m)),
     ('pointing_target', 'ddd', lambda c: c.pointing_target_m),
 )
 
@@ -60,9 +64,14 @@ _SIZES = {'?': 1, 'B': 1, 'I': 4, 'f': 4, 'd': 8}
 _INTEGER_CODES = frozenset('?BI')
 
 
-def _float32_bits(values: np.ndarray) -> np.ndarray:
+def _float32_bits(values: NDArray[Any]) -> NDArray[np.uint32]:
     """Return the bits of float32 ``values`` as uint32 (same shape)."""
     return np.ascontiguousarray(values, '<f4').view('<u4')
+
+
+def _target_valid(target_m: NDArray[Any]) -> NDArray[np.bool_]:
+    """Return (N,) whether each (N, 3) pointing target is finite, as ``cues_to_msg`` says."""
+    return np.asarray(np.isfinite(target_m).all(axis=1), bool)
 
 
 @lru_cache(maxsize=8)
@@ -82,16 +91,16 @@ def _person_struct(phase: int) -> struct.Struct:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[tuple[Callable[[Cues], np.ndarray], ...],
-                       tuple[Callable[[Cues], np.ndarray], ...], Callable[[list], tuple]]:
+def _tables() -> tuple[tuple[_Source, ...], tuple[_Source, ...],
+                       Callable[[list[Any]], tuple[Any, ...]]]:
     """Return the sources of the integer and of the float fields, and how to interleave them.
 
     :return: the integer fields' sources, the float fields' sources (each in message
         order), and a getter that turns one person's integer values followed by its float
         values into the values of :func:`_person_struct`, in message order.
     """
-    integers: list[Callable[[Cues], np.ndarray]] = []
-    floats: list[Callable[[Cues], np.ndarray]] = []
+    integers: list[_Source] = []
+    floats: list[_Source] = []
     int_at: list[int] = []
     float_at: list[int] = []
     for _, codes, source in _CUE_FIELDS:

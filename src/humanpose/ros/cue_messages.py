@@ -1,9 +1,11 @@
 """``pose_bringup/msg/HumanCuesArray`` from :class:`~humanpose.cues.Cues` (pure, no ROS needed).
 
 Like :func:`humanpose.ros.messages.poses_to_msg`, a pure function of the core result and
-a message namespace (rclpy or rosbags), so the node, the bag writer and the tests share
-it. One message object per person and a few per field (no per-keypoint objects): about
-30 microseconds per person, so the node publishes message objects here.
+a message namespace (rclpy or rosbags), for Python code that wants message objects and as
+the reference of the CDR encoder. One message object per person and a few per field:
+about 30 microseconds per person before serialisation, so the node and the bag writer
+publish :func:`humanpose.ros.cue_cdr.encode_cues_array`'s bytes instead (byte-equal to
+this message serialised, tested).
 """
 
 from __future__ import annotations

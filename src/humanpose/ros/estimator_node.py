@@ -42,7 +42,8 @@ from humanpose.ros import diagnostics
 from humanpose.lift3d import camera_from_info
 from humanpose.ros.cdr import encode_pose_array
 from humanpose.ros.cue_markers import cue_marker_specs
-from humanpose.ros.cue_messages import CUES_TOPIC, cues_to_msg
+from humanpose.ros.cue_cdr import encode_cues_array
+from humanpose.ros.cue_messages import CUES_TOPIC
 from humanpose.ros.frames import Frame, FrameSlot
 from humanpose.ros.hri_messages import HriUnavailableError
 from humanpose.ros.hri_output import HriOutput
@@ -457,14 +458,15 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
         source = frame.image.header
         header = make_header(self._ns, stamp_to_ns(source.stamp),
                              config.frame_id or source.frame_id)
-        # CDR bytes straight from the arrays: the same messages as poses_to_msg and
-        # MarkerBuilder.build make, without thousands of per-keypoint objects (rclpy
-        # publishes bytes as they are).
+        # CDR bytes straight from the arrays: the same messages as poses_to_msg,
+        # cues_to_msg and MarkerBuilder.build make, without thousands of per-keypoint
+        # objects (rclpy publishes bytes as they are).
         self._pose_pub.publish(encode_pose_array(
             poses, header.stamp.sec, header.stamp.nanosec, header.frame_id))
         cues = pipeline.last_cues if pipeline.cue_estimator is not None else None
         if cues is not None:
-            self._cues_pub.publish(cues_to_msg(cues, self._ns, header))
+            self._cues_pub.publish(encode_cues_array(
+                cues, header.stamp.sec, header.stamp.nanosec, header.frame_id))
         # Markers outlast the gap to the next frame at any rate (see marker_timing).
         markers.lifetime_s = marker_lifetime_s(self._frame_period.tick(time.monotonic()),
                                                config.marker_lifetime_periods,
