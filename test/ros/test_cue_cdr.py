@@ -139,3 +139,23 @@ def test_bytes_of_estimated_cues(with_3d, ids):
     assert cues.pointing[0] and cues.has_head_pose.all()
     got = _encode(cues, 'camera_color_optical_frame')
     assert got == _expected(build_typestore(), cues, 'camera_color_optical_frame')
+
+
+# Widening the signalling NaNs of _random_cues to float64 raises the invalid flag; the
+# bytes are the same (what this checks).
+@pytest.mark.filterwarnings('ignore:invalid value encountered in cast:RuntimeWarning')
+def test_bytes_of_strided_and_float64_arrays():
+    """Fields as views into larger arrays, float64 or int64 encode as cues_to_msg.
+
+    (rosbags needs each person's row of the float32[2] fields contiguous; the encoder
+    does not.)
+    """
+    n = 6
+    cues = _random_cues(n, tuple(f'p{i}' for i in range(n)), True, seed=11)
+    wide = np.random.default_rng(1).uniform(-1, 1, (n, 8)).astype(np.float32)
+    cues = replace(cues, head_ypr_rad=np.asfortranarray(wide)[:, ::3],
+                   pointing_origin_px=wide[:, 6:8], pointing_direction_px=wide[::-1, 2:4],
+                   distance_m=cues.distance_m.astype(np.float64),
+                   pointing_target_m=cues.pointing_target_m.astype(np.float64)[:, [0, 1, 2]],
+                   hand_state=cues.hand_state.astype(np.int64), waving=cues.waving[::-1])
+    assert _encode(cues, 'cam') == _expected(build_typestore(), cues, 'cam')
