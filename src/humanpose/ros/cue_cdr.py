@@ -1,7 +1,7 @@
 """Direct CDR encoding of ``pose_bringup/msg/HumanCuesArray`` (what the node publishes).
 
 :func:`humanpose.ros.cue_messages.cues_to_msg` builds one message object per person and
-one per Point/Vector3 (about 30 microseconds per person), which rclpy or rosbags then
+one per Point/Vector3 (about 50 microseconds per person), which rclpy or rosbags then
 serialise again. :func:`encode_cues_array` writes the same bytes straight from the arrays
 (equal byte for byte to rosbags' ``serialize_cdr`` of ``cues_to_msg``, tested), in the
 way of :func:`humanpose.ros.cdr.encode_pose_array`.

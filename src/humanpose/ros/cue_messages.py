@@ -3,7 +3,7 @@
 Like :func:`humanpose.ros.messages.poses_to_msg`, a pure function of the core result and
 a message namespace (rclpy or rosbags), for Python code that wants message objects and as
 the reference of the CDR encoder. One message object per person and a few per field:
-about 30 microseconds per person before serialisation, so the node and the bag writer
+about 50 microseconds per person before serialisation, so the node and the bag writer
 publish :func:`humanpose.ros.cue_cdr.encode_cues_array`'s bytes instead (byte-equal to
 this message serialised, tested).
 """
