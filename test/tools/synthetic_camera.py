@@ -108,56 +108,58 @@ def main(argv: list[str]) -> int:
         print_model_arguments()
         return 0
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+    from rclpy.task import Future
     from sensor_msgs.msg import CameraInfo, Image
 
     from humanpose.ros.messages import make_header, rclpy_namespace
+    from humanpose.ros.spin import run_node
 
     frames, camera = render_cycle(args)
-    rclpy.init()
-    node = rclpy.create_node('synthetic_camera')
     ns = rclpy_namespace()
-    pubs = {'image': node.create_publisher(Image, args.image, 5),
-            'depth': node.create_publisher(Image, args.depth, 5),
-            'info': node.create_publisher(CameraInfo, args.camera_info, 5)}
-    start = time.monotonic()
     period = 1.0 / args.rate
     sway_frames = CYCLE_FRAMES / (args.sway_period * args.rate)
-    count = 0
+    ended = Future()
 
-    def publish_frame() -> None:
-        nonlocal count
-        elapsed = time.monotonic() - start
-        if args.duration and elapsed > args.duration:
-            raise SystemExit(0)
-        if args.leave_after and elapsed > args.leave_after:
-            bgr, depth = frames[-1]
-        else:
-            bgr, depth = frames[int(count * sway_frames) % CYCLE_FRAMES]
-        header = make_header(ns, node.get_clock().now().nanoseconds, args.frame_id)
-        image = Image(header=header, height=bgr.shape[0], width=bgr.shape[1], encoding='bgr8',
-                      step=bgr.shape[1] * 3, data=bgr.tobytes())
-        depth_msg = Image(header=header, height=depth.shape[0], width=depth.shape[1],
-                          encoding='16UC1', step=depth.shape[1] * 2, data=depth.tobytes())
-        info = CameraInfo(header=header, height=camera.height, width=camera.width,
-                          distortion_model='plumb_bob', d=[0.0] * 5,
-                          k=camera.k.reshape(-1).tolist(), r=np.eye(3).reshape(-1).tolist(),
-                          p=np.concatenate([camera.k, np.zeros((3, 1))], 1).reshape(-1).tolist())
-        pubs['image'].publish(image)
-        pubs['depth'].publish(depth_msg)
-        pubs['info'].publish(info)
-        count += 1
+    def make_node() -> Node:
+        node = rclpy.create_node('synthetic_camera')
+        pubs = {'image': node.create_publisher(Image, args.image, 5),
+                'depth': node.create_publisher(Image, args.depth, 5),
+                'info': node.create_publisher(CameraInfo, args.camera_info, 5)}
+        start = time.monotonic()
+        count = 0
 
-    node.create_timer(period, publish_frame)
-    node.get_logger().info(f'publishing {args.size} colour + depth + camera_info at '
-                           f'{args.rate:g} Hz on {args.image}')
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException, SystemExit):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        def publish_frame() -> None:
+            nonlocal count
+            elapsed = time.monotonic() - start
+            if args.duration and elapsed > args.duration:
+                ended.set_result(True)
+                return
+            if args.leave_after and elapsed > args.leave_after:
+                bgr, depth = frames[-1]
+            else:
+                bgr, depth = frames[int(count * sway_frames) % CYCLE_FRAMES]
+            header = make_header(ns, node.get_clock().now().nanoseconds, args.frame_id)
+            image = Image(header=header, height=bgr.shape[0], width=bgr.shape[1],
+                          encoding='bgr8', step=bgr.shape[1] * 3, data=bgr.tobytes())
+            depth_msg = Image(header=header, height=depth.shape[0], width=depth.shape[1],
+                              encoding='16UC1', step=depth.shape[1] * 2, data=depth.tobytes())
+            info = CameraInfo(header=header, height=camera.height, width=camera.width,
+                              distortion_model='plumb_bob', d=[0.0] * 5,
+                              k=camera.k.reshape(-1).tolist(), r=np.eye(3).reshape(-1).tolist(),
+                              p=np.concatenate([camera.k, np.zeros((3, 1))], 1)
+                              .reshape(-1).tolist())
+            pubs['image'].publish(image)
+            pubs['depth'].publish(depth_msg)
+            pubs['info'].publish(info)
+            count += 1
+
+        node.create_timer(period, publish_frame)
+        node.get_logger().info(f'publishing {args.size} colour + depth + camera_info at '
+                               f'{args.rate:g} Hz on {args.image}')
+        return node
+
+    run_node(make_node, until=lambda node: ended)
     return 0
 
 

@@ -23,8 +23,6 @@ from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import NDArray
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, ReliabilityPolicy
@@ -57,6 +55,7 @@ from humanpose.ros.params import (NodeConfig, PARAMETERS, PARAMETERS_BY_NAME, Pa
                                   config_from_values, cue_config, pose3d_options,
                                   read_only_changes,
                                   smoother_config, tracker_config)
+from humanpose.ros.spin import run_node
 from humanpose.types import CameraModel, Poses
 from humanpose.viz import draw_poses
 
@@ -555,18 +554,8 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
 
 
 def main(args: Optional[list[str]] = None) -> None:
-    """Run the node until Ctrl-C or shutdown (exit code 0 in both cases)."""
-    rclpy.init(args=args)
-    node: Optional[PoseEstimatorNode] = None
-    try:
-        node = PoseEstimatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the node until Ctrl-C, SIGTERM or shutdown (exit code 0 in each case)."""
+    run_node(PoseEstimatorNode, args)
 
 
 if __name__ == '__main__':

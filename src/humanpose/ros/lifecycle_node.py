@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import (LifecycleNodeMixin, LifecyclePublisher, LifecycleState,
                              TransitionCallbackReturn)
 from rclpy.node import Node
@@ -34,6 +32,7 @@ from rclpy.task import Future
 
 from humanpose.ros.estimator_node import _JOIN_TIMEOUT_S, PoseEstimatorNode
 from humanpose.ros.frames import FrameSlot
+from humanpose.ros.spin import run_node
 
 
 class PoseEstimatorLifecycleNode(LifecycleNodeMixin, PoseEstimatorNode):  # type: ignore[misc]
@@ -130,18 +129,8 @@ class PoseEstimatorLifecycleNode(LifecycleNodeMixin, PoseEstimatorNode):  # type
 
 
 def main(args: Optional[list[str]] = None) -> None:
-    """Run the lifecycle node until shutdown, Ctrl-C or the end of ROS (exit code 0)."""
-    rclpy.init(args=args)
-    node: Optional[PoseEstimatorLifecycleNode] = None
-    try:
-        node = PoseEstimatorLifecycleNode()
-        rclpy.spin_until_future_complete(node, node.finished)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    """Run the lifecycle node until shutdown, Ctrl-C, SIGTERM or the end of ROS (exit code 0)."""
+    run_node(PoseEstimatorLifecycleNode, args, until=lambda node: node.finished)
 
 
 if __name__ == '__main__':
