@@ -30,10 +30,11 @@ INTERRUPTS = 12
 class Victim:
     """The victim process, its output lines as they come."""
 
-    def __init__(self, context, mode):
+    def __init__(self, context, mode, *ros_args):
         env = dict(os.environ, ROS_DOMAIN_ID=str(context.get_domain_id()),
                    PYTHONUNBUFFERED='1')
-        self.proc = subprocess.Popen([sys.executable, str(VICTIM), mode, TOPIC], env=env,
+        self.proc = subprocess.Popen([sys.executable, str(VICTIM), mode, TOPIC, *ros_args],
+                                     env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines = []
@@ -153,3 +154,13 @@ def test_a_second_signal_ends_a_stuck_shutdown(context):
     assert code == -signal.SIGTERM, (code, lines)
     assert time.monotonic() - start < 5.0
     assert not any(line.startswith('destroyed-') for line in lines)
+
+
+def test_unknown_ros_arguments_give_one_line_and_exit_code_2(context):
+    # What `ros2 run pose_bringup pose_estimator --ros-args pose_model:=x.onnx` (no -p) does.
+    victim = Victim(context, 'flood', '--ros-args', 'pose_model:=x.onnx')
+    code, lines, stderr = victim.finish()
+    assert code == 2, (code, stderr)
+    assert stderr.strip().count('\n') == 0 and 'Traceback' not in stderr, stderr
+    assert 'pose_model:=x.onnx' in stderr and '-p name:=value' in stderr, stderr
+    assert 'ready' not in lines

@@ -18,11 +18,13 @@ process), so ``ros2 launch``'s escalation and an impatient user still win.
 from __future__ import annotations
 
 import signal
+import sys
 from types import FrameType
 from typing import Any, Callable, Optional, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
@@ -67,9 +69,15 @@ def run_node(make_node: Callable[[], Node], args: Optional[list[str]] = None,
 
     ``until(node)`` gives a future that ends the run when done (the lifecycle node's
     ``shutdown`` transition). Returns the signal number that ended the run, or None. The
-    node's ``destroy_node`` runs before the context is shut down, in every case.
+    node's ``destroy_node`` runs before the context is shut down, in every case. ROS
+    arguments rclpy does not know end the process with one line and exit code 2.
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except rclpy_implementation.UnknownROSArgsError as err:
+        print(f'unknown ROS arguments {err}: after --ros-args give parameters as '
+              '-p name:=value and remappings as -r from:=to', file=sys.stderr)
+        raise SystemExit(2) from None
     node: Optional[Node] = None
     try:
         node = make_node()
