@@ -30,9 +30,9 @@ INTERRUPTS = 12
 class Victim:
     """The victim process, its output lines as they come."""
 
-    def __init__(self, context, mode, *ros_args):
-        env = dict(os.environ, ROS_DOMAIN_ID=str(context.get_domain_id()),
-                   PYTHONUNBUFFERED='1')
+    def __init__(self, context, mode, *ros_args, domain=None):
+        domain = context.get_domain_id() if domain is None else domain
+        env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
         self.proc = subprocess.Popen([sys.executable, str(VICTIM), mode, TOPIC, *ros_args],
                                      env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -156,11 +156,42 @@ def test_a_second_signal_ends_a_stuck_shutdown(context):
     assert not any(line.startswith('destroyed-') for line in lines)
 
 
+def assert_one_line_exit_2(victim, *named):
+    """Exit code 2, no traceback, and our one line last on stderr, naming ``named``.
+
+    rcl and the DDS log their own lines before it (``[ERROR] [rcl]: Failed to parse global
+    arguments``, Cyclone's socket errors); those are theirs, not ours.
+    """
+    code, lines, stderr = victim.finish()
+    assert code == 2, (code, stderr)
+    assert 'Traceback' not in stderr, stderr
+    ours = stderr.strip().splitlines()[-1]
+    assert ', at /' not in ours, ours  # rcl's source locations are dropped
+    for text in named:
+        assert text in ours, stderr
+    assert sum(named[0] in line for line in stderr.splitlines()) == 1, stderr
+    assert 'ready' not in lines
+
+
 def test_unknown_ros_arguments_give_one_line_and_exit_code_2(context):
     # What `ros2 run pose_bringup pose_estimator --ros-args pose_model:=x.onnx` (no -p) does.
     victim = Victim(context, 'flood', '--ros-args', 'pose_model:=x.onnx')
-    code, lines, stderr = victim.finish()
-    assert code == 2, (code, stderr)
-    assert stderr.strip().count('\n') == 0 and 'Traceback' not in stderr, stderr
-    assert 'pose_model:=x.onnx' in stderr and '-p name:=value' in stderr, stderr
-    assert 'ready' not in lines
+    assert_one_line_exit_2(victim, 'pose_model:=x.onnx', '-p name:=value')
+
+
+@pytest.mark.parametrize('case', ['missing', 'malformed', 'remap'])
+def test_arguments_rcl_refuses_give_one_line_and_exit_code_2(context, tmp_path, case):
+    malformed = tmp_path / 'pose.yaml'
+    malformed.write_text('pose_estimator:\n  ros__parameters:\n    a: [1, "x"\n')
+    ros_args, named = {
+        'missing': (['--params-file', str(tmp_path / 'missing.yaml')], 'missing.yaml'),
+        'malformed': (['--params-file', str(malformed)], 'line_num 3'),
+        'remap': (['-r', 'image topic'], 'image topic'),
+    }[case]
+    victim = Victim(context, 'flood', '--ros-args', *ros_args)
+    assert_one_line_exit_2(victim, 'cannot start ROS', named)
+
+
+def test_a_node_the_middleware_cannot_create_gives_one_line_and_exit_code_2(context):
+    victim = Victim(context, 'flood', domain=999)
+    assert_one_line_exit_2(victim, 'cannot create the node', 'ROS_DOMAIN_ID (now 999')

@@ -17,10 +17,12 @@ process), so ``ros2 launch``'s escalation and an impatient user still win.
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import sys
 from types import FrameType
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NoReturn, Optional, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -30,6 +32,8 @@ from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: rcl's ", at /build/.../file.c:123" suffixes: where in rcl, not what the user did.
+_RCL_LOCATION = re.compile(r',? at \S+:\d+')
 #: Longest wait of one executor step: how late a signal is noticed when nothing arrives.
 POLL_S = 0.1
 
@@ -69,18 +73,26 @@ def run_node(make_node: Callable[[], Node], args: Optional[list[str]] = None,
 
     ``until(node)`` gives a future that ends the run when done (the lifecycle node's
     ``shutdown`` transition). Returns the signal number that ended the run, or None. The
-    node's ``destroy_node`` runs before the context is shut down, in every case. ROS
-    arguments rclpy does not know end the process with one line and exit code 2.
+    node's ``destroy_node`` runs before the context is shut down, in every case. Arguments
+    rclpy refuses (unknown ones, a params file that does not parse, a bad remapping) and a
+    node the middleware cannot create end the process with one line and exit code 2.
     """
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except rclpy_implementation.UnknownROSArgsError as err:
-        print(f'unknown ROS arguments {err}: after --ros-args give parameters as '
-              '-p name:=value and remappings as -r from:=to', file=sys.stderr)
-        raise SystemExit(2) from None
+        _exit_with(f'unknown ROS arguments {err}: after --ros-args give parameters as '
+                   '-p name:=value and remappings as -r from:=to')
+    except rclpy_implementation.RCLError as err:
+        _exit_with(f'cannot start ROS: {_rcl_message(err)}; fix that argument or file')
     node: Optional[Node] = None
     try:
-        node = make_node()
+        try:
+            node = make_node()
+        except rclpy_implementation.RCLError as err:
+            domain = os.environ.get('ROS_DOMAIN_ID', '(unset)')
+            _exit_with(f'cannot create the node: {_rcl_message(err)}; check ROS_DOMAIN_ID '
+                       f'(now {domain}; 0-101 works with every DDS), RMW_IMPLEMENTATION and '
+                       'the DDS configuration')
         finished = until(node) if until is not None else None
         executor = SingleThreadedExecutor()
         executor.add_node(node)
@@ -95,9 +107,18 @@ def run_node(make_node: Callable[[], Node], args: Optional[list[str]] = None,
             finally:
                 executor.shutdown(timeout_sec=0)
         return signals.received
-    except KeyboardInterrupt:  # Ctrl-C while the node was being built
+    except KeyboardInterrupt:  # Ctrl-C while the node was built, or a second while spinning
         return int(signal.SIGINT)
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _rcl_message(err: Exception) -> str:
+    return _RCL_LOCATION.sub('', str(err)).strip()
+
+
+def _exit_with(line: str) -> NoReturn:
+    print(line, file=sys.stderr)
+    raise SystemExit(2) from None
