@@ -50,11 +50,21 @@ def test_cues_in_json_and_bag(tmp_path: Path, pose_model: Path, detector_model: 
                 for c, _, raw in reader.messages(connections=conns)]
         poses = [store.deserialize_cdr(raw, c.msgtype) for c, _, raw in reader.messages(
             connections=[c for c in reader.connections if c.topic == '/humans/pose'])]
+        markers = [store.deserialize_cdr(raw, c.msgtype) for c, _, raw in reader.messages(
+            connections=[c for c in reader.connections if c.topic == '/humans/markers'])]
     assert conns[0].msgtype == 'pose_bringup/msg/HumanCuesArray'
     assert [stamp_to_ns(m.header.stamp) for m in cues] == [f.stamp_ns for f in frames]
     for c, p in zip(cues, poses):
         assert [h.id for h in c.humans] == [h.id for h in p.humans]
         assert c.header.frame_id == 'camera_color_optical_frame'
+    # As the node publishes them: one array per image, the skeletons and the head
+    # directions of both people together, after the DELETEALL that replaces the last image's.
+    assert [stamp_to_ns(m.markers[0].header.stamp) for m in markers] == [
+        f.stamp_ns for f in frames]
+    for array in markers:
+        namespaces = {m.ns for m in array.markers}
+        assert array.markers[0].action == 3
+        assert {'person/1', 'person/2', 'cues/1', 'cues/2'} <= namespaces, namespaces
 
 
 def test_without_cues_nothing_extra(tmp_path: Path, pose_model: Path) -> None:

@@ -197,6 +197,16 @@ def test_recorded_markers_live_as_long_as_the_recorded_frame_period(tmp_path: Pa
     assert all(a.markers[0].action == 3 for a in arrays)  # each frame replaces the last
 
 
+def test_cues_need_a_writer_made_for_them(tmp_path: Path) -> None:
+    from humanpose.cues import CueEstimator
+
+    cues = CueEstimator(skeleton='coco')(_poses(2), 0, image_size=(64, 48))
+    with PoseBagWriter(tmp_path / 'poses', 'coco') as bag:
+        with pytest.raises(BagError, match='cues=True'):
+            bag.write_poses(_poses(2), 0, 'cam', cues=cues)
+    assert bag.counts == {}  # refused before anything was written
+
+
 def test_pose_bag_writer_refuses_an_existing_directory(tmp_path: Path) -> None:
     (tmp_path / 'poses').mkdir()
     with pytest.raises(BagError, match='exists already'):

@@ -280,12 +280,11 @@ class _Outputs:
         from humanpose.io.coco import poses_to_coco
 
         self.coco.write(poses_to_coco(poses, image_id))
-        self.bag.write_poses(poses, frame.stamp_ns, frame_id, frame.record_time_ns)
+        self.bag.write_poses(poses, frame.stamp_ns, frame_id, frame.record_time_ns, cues)
         if self.cues is not None and cues is not None:
             self.cues.write([{'image_id': image_id, 'stamp_ns': frame.stamp_ns,
                               'intrinsics_assumed': cues.intrinsics_assumed, **cues.person(i)}
                              for i in range(len(cues))])
-            self.bag.write_cues(cues, frame.stamp_ns, frame_id, frame.record_time_ns)
         if self.video_path is not None:
             self._write_video(frame, poses)
 

@@ -368,7 +368,7 @@ class PoseBagWriter:
     :param skeleton: keypoint layout of the poses (for the markers).
     :param storage: ``mcap`` (default) or ``sqlite3``.
     :param markers: also write ``/humans/markers``.
-    :param cues: also write ``/humans/cues`` (:meth:`write_cues`).
+    :param cues: also write ``/humans/cues`` (``write_poses(..., cues=...)``).
     :param typestore: rosbags typestore with our messages (default Humble + ours).
     :raises BagError: the directory exists, or rosbags is too old to write MCAP.
     """
@@ -430,57 +430,42 @@ class PoseBagWriter:
         self.counts[connection.topic] = self.counts.get(connection.topic, 0) + 1
 
     def write_poses(self, poses: Poses, stamp_ns: int, frame_id: str,
-                    log_time_ns: Optional[int] = None) -> None:
-        """Write one image's poses (and markers) with the image's stamp and frame.
+                    log_time_ns: Optional[int] = None, cues: Any = None) -> None:
+        """Write one image's poses, cues and markers with the image's stamp and frame.
+
+        As the node publishes them: one ``/humans/markers`` array per image, holding the
+        skeletons and (with ``cues``) the head directions and pointing rays.
 
         :param poses: results of the image.
         :param stamp_ns: the image's header stamp, nanoseconds.
         :param frame_id: the image's optical frame.
         :param log_time_ns: bag time of the messages (default ``stamp_ns``).
+        :param cues: :class:`humanpose.cues.Cues` of the image, written to ``/humans/cues``.
+        :raises BagError: ``cues`` given to a writer made without ``cues=True``.
         """
         from humanpose.ros.cdr import encode_pose_array
         from humanpose.ros.messages import make_header
 
+        if cues is not None and self._cues_conn is None:
+            raise BagError('this bag writer has no /humans/cues topic; create it with cues=True')
         log_time = stamp_ns if log_time_ns is None else log_time_ns
         header = make_header(self.ns, stamp_ns, frame_id)
-        self._write(self._pose_conn, log_time, encode_pose_array(
-            poses, header.stamp.sec, header.stamp.nanosec, frame_id))
+        sec, nanosec = header.stamp.sec, header.stamp.nanosec
+        self._write(self._pose_conn, log_time, encode_pose_array(poses, sec, nanosec, frame_id))
+        if cues is not None:
+            from humanpose.ros.cue_cdr import encode_cues_array
+            self._write(self._cues_conn, log_time,
+                        encode_cues_array(cues, sec, nanosec, frame_id))
         if self._markers is not None and self._marker_conn is not None:
+            from humanpose.ros.cue_markers import cue_marker_specs
             from humanpose.ros.marker_timing import (DEFAULT_FLOOR_S, DEFAULT_PERIODS,
                                                      marker_lifetime_s)
             self._markers.lifetime_s = marker_lifetime_s(
                 self._marker_period.tick(log_time / 1e9), DEFAULT_PERIODS, DEFAULT_FLOOR_S)
-            markers = self._markers.encode(poses, header.stamp.sec, header.stamp.nanosec,
-                                           frame_id)
+            extra = cue_marker_specs(cues, self._markers.lifetime_s) if cues is not None else ()
+            markers = self._markers.encode(poses, sec, nanosec, frame_id, extra)
             if markers is not None:
                 self._write(self._marker_conn, log_time, markers)
-
-    def write_cues(self, cues: Any, stamp_ns: int, frame_id: str,
-                   log_time_ns: Optional[int] = None) -> None:
-        """Write one image's cues (``/humans/cues``) and their markers.
-
-        :param cues: :class:`humanpose.cues.Cues` of the image.
-        :param stamp_ns: the image's header stamp, nanoseconds.
-        :param frame_id: the image's optical frame.
-        :param log_time_ns: bag time of the messages (default ``stamp_ns``).
-        :raises BagError: the writer was made without ``cues=True``.
-        """
-        from humanpose.ros.cdr import encode_marker_array
-        from humanpose.ros.cue_cdr import encode_cues_array
-        from humanpose.ros.cue_markers import cue_marker_specs
-        from humanpose.ros.messages import make_header
-
-        if self._cues_conn is None:
-            raise BagError('this bag writer has no /humans/cues topic; create it with cues=True')
-        log_time = stamp_ns if log_time_ns is None else log_time_ns
-        header = make_header(self.ns, stamp_ns, frame_id)
-        self._write(self._cues_conn, log_time, encode_cues_array(
-            cues, header.stamp.sec, header.stamp.nanosec, frame_id))
-        if self._markers is not None and self._marker_conn is not None:
-            specs = cue_marker_specs(cues, self._markers.lifetime_s)
-            if specs:
-                self._write(self._marker_conn, log_time, encode_marker_array(
-                    specs, header.stamp.sec, header.stamp.nanosec, frame_id))
 
     def copy(self, connection: Any, log_time_ns: int, raw: bytes) -> None:
         """Copy one input message (its connection's type, definition and QoS kept).
