@@ -206,6 +206,35 @@ def test_bodies_appear_with_the_source_stamp_and_tf_then_leave(context, ns, hri_
         rig.close()
 
 
+def test_a_stopping_node_ends_its_bodies(context, ns, hri_ns, pose_model, detector_model):
+    # Ctrl-C ends in destroy_node (run_node): consumers must see the bodies leave, not keep
+    # the last list of a node that is gone.
+    rig = Rig(context, ns, pose_model=str(pose_model), detector_model=str(detector_model),
+              backend='onnxruntime-cpu', use_depth=True, hri=True)
+    scene = render_scene(640, 480, PEOPLE, seed=8)
+    stamps = iter(range(141_000_000_000, 199_000_000_000, 33_000_000))
+    destroyed = False
+    try:
+        tracked = rig.subscribe(hri_ns.IdsList, 'humans/bodies/tracked')
+        assert rig.spin_until(lambda: any(len(m.ids) == 2 for m in tracked),
+                              every=lambda: rig.publish_scene(scene, next(stamps)))
+        ids = sorted(next(m for m in tracked if len(m.ids) == 2).ids)
+        rig.executor.remove_node(rig.node)
+        before = len(tracked)
+        rig.node.destroy_node()
+        destroyed = True
+        assert rig.spin_until(lambda: any(m.ids == [] for m in tracked[before:]), timeout_s=10)
+        assert all(rig.client.count_publishers(f'{rig.prefix}/humans/bodies/{i}/roi') == 0
+                   for i in ids)
+    finally:
+        if destroyed:
+            rig.executor.remove_node(rig.client)
+            rig.client.destroy_node()
+            rig.executor.shutdown()
+        else:
+            rig.close()
+
+
 def test_without_hri_msgs_the_node_runs_and_says_what_to_install(context, ns, pose_model,
                                                                  monkeypatch):
     def unavailable():

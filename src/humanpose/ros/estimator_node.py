@@ -546,11 +546,28 @@ class PoseEstimatorNode(Node):  # type: ignore[misc,unused-ignore]  # rclpy unty
             snap, self._ns, self.get_clock().now().nanoseconds, hardware_id=hardware))
 
     def destroy_node(self) -> None:
-        """Stop the worker (it finishes its frame and releases the backend), then the node."""
+        """Stop the worker, end the ROS4HRI bodies, then destroy the node.
+
+        The worker finishes its frame and releases the backend as it ends.
+        """
         self._slot.stop()
         if self._worker is not None:
             self._worker.join(_JOIN_TIMEOUT_S)
+        self._end_hri()
         super().destroy_node()
+
+    def _end_hri(self) -> None:
+        """End the ROS4HRI bodies (an empty ``tracked`` list) and destroy their publishers.
+
+        Consumers (pyhri, hri_person_manager) then see everyone leave instead of keeping the
+        last bodies of a node that stopped. Skipped once the context is shut down (nothing
+        can be published then).
+        """
+        hri, self._hri = self._hri, None
+        if hri is not None and self.context.ok():
+            now = self.get_clock().now().nanoseconds
+            hri.clear(divmod(now, 1_000_000_000))
+            hri.destroy()
 
 
 def main(args: Optional[list[str]] = None) -> None:

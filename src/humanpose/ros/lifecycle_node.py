@@ -114,11 +114,7 @@ class PoseEstimatorLifecycleNode(LifecycleNodeMixin, PoseEstimatorNode):  # type
         for sub in self._subscriptions_in:
             self.destroy_subscription(getattr(sub, 'sub', sub))  # message_filters wraps one
         self._subscriptions_in, self._synchronizer = [], None
-        hri, self._hri = self._hri, None
-        if hri is not None:
-            now = self.get_clock().now().nanoseconds
-            hri.clear(divmod(now, 1_000_000_000))
-            hri.destroy()
+        self._end_hri()
 
     def _stop_worker(self) -> None:
         """Stop the worker thread; it closes the pipeline (the backend) as it ends."""
