@@ -34,8 +34,7 @@ class Victim:
         domain = context.get_domain_id() if domain is None else domain
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
         self.proc = subprocess.Popen([sys.executable, str(VICTIM), mode, TOPIC, *ros_args],
-                                     env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -49,8 +48,9 @@ class Victim:
         end = time.monotonic() + timeout
         while word not in self.lines:
             assert time.monotonic() < end, f'no {word!r} from the victim: {self.lines}'
-            assert self.proc.poll() is None or word in self.lines, \
-                f'the victim ended before {word!r}: {self.finish()}'
+            if self.proc.poll() is not None:
+                self._reader.join(5.0)  # the last lines
+                assert word in self.lines, f'the victim ended before {word!r}: {self.finish()}'
             time.sleep(0.01)
 
     def signal(self, signum):
